@@ -1,0 +1,4 @@
+"""tfsingan: SinGAN, GANimation, SinGANimation and GmFace in TensorFlow 2 / Keras 3."""
+
+__version__ = "0.1.0"
+

@@ -1,0 +1,89 @@
+"""Atomic checkpoints: work is never lost when training is killed.
+
+Every file is written under a temporary name and renamed into place. A
+`tf.train.Checkpoint` is several files, so it is written under a fresh prefix
+and a small JSON pointer, replaced atomically, says which prefix is current;
+older prefixes are deleted only after the pointer moved.
+"""
+
+import glob
+import json
+import os
+import tempfile
+
+import tensorflow as tf
+
+from tfsingan.common.image_io import atomic_write_bytes
+from tfsingan.errors import UserInputError
+
+
+def write_json(path, obj):
+  atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def read_json(path, default=None):
+  if not os.path.exists(path):
+    return default
+  try:
+    with open(path, encoding="utf-8") as f:
+      return json.load(f)
+  except (OSError, ValueError) as e:
+    raise UserInputError(f"{path} is not valid JSON ({e}); the run directory is damaged")
+
+
+def save_weights(model, path):
+  """`model.save_weights(path)` (a `.weights.h5` file), atomically."""
+  folder = os.path.dirname(os.path.abspath(path))
+  os.makedirs(folder, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".weights.h5")
+  os.close(fd)
+  try:
+    model.save_weights(tmp)
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+class PointerCheckpoint:
+  """A `tf.train.Checkpoint` with one current version named by `latest.json`.
+
+  Args:
+    directory: where the checkpoint files live.
+    **objects: the trackables to save (networks, optimizers, RNGs, variables).
+  """
+
+  def __init__(self, directory, **objects):
+    self.directory = directory
+    self.checkpoint = tf.train.Checkpoint(**objects)
+    self.pointer = os.path.join(directory, "latest.json")
+
+  def latest(self):
+    """The saved metadata dict, or None when nothing was saved."""
+    return read_json(self.pointer)
+
+  def save(self, meta):
+    """Writes a new version and points `latest.json` at it; `meta` is any JSON dict."""
+    os.makedirs(self.directory, exist_ok=True)
+    previous = self.latest()
+    version = (previous["version"] + 1) if previous else 0
+    prefix = os.path.join(self.directory, f"ckpt-{version}")
+    self.checkpoint.write(prefix)
+    write_json(self.pointer, {**meta, "version": version, "prefix": os.path.basename(prefix)})
+    for path in glob.glob(os.path.join(self.directory, "ckpt-*")):
+      if not os.path.basename(path).startswith(f"ckpt-{version}."):
+        os.remove(path)
+
+  def restore(self):
+    """Restores the current version; returns its metadata, or None."""
+    meta = self.latest()
+    if meta is None:
+      return None
+    self.checkpoint.read(os.path.join(self.directory, meta["prefix"])).assert_consumed()
+    return meta
+
+  def clear(self):
+    if os.path.exists(self.pointer):
+      os.remove(self.pointer)
+    for path in glob.glob(os.path.join(self.directory, "ckpt-*")):
+      os.remove(path)

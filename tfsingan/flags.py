@@ -1,0 +1,74 @@
+"""absl flags generated from the config dataclasses; the only module that reads FLAGS."""
+
+import dataclasses
+import sys
+
+from absl import flags
+from absl import logging
+
+from tfsingan.errors import UserInputError
+
+FLAGS = flags.FLAGS
+
+_DEFINERS = {
+    str: flags.DEFINE_string,
+    int: flags.DEFINE_integer,
+    float: flags.DEFINE_float,
+    bool: flags.DEFINE_boolean,
+}
+
+
+def define_config_flags(*config_classes):
+  """Defines one flag per dataclass field (default None = 'the config default').
+
+  Fields shared by several classes (e.g. `image`, `precision`) become one flag; the
+  help text lists each class's default.
+  """
+  seen = {}
+  for cls in config_classes:
+    for f in dataclasses.fields(cls):
+      ftype = f.type if isinstance(f.type, type) else eval(f.type)  # pylint: disable=eval-used
+      if f.name in seen:
+        if seen[f.name] is not ftype:
+          raise TypeError(f"flag {f.name} has two types: {seen[f.name]} and {ftype}")
+        continue
+      seen[f.name] = ftype
+      if f.name in FLAGS:
+        continue
+      defaults = ", ".join(
+          f"{c.__name__.replace('Config', '')}={getattr(c(), f.name)!r}"
+          for c in config_classes if f.name in {g.name for g in dataclasses.fields(c)})
+      help_text = f"{f.metadata.get('help', '')} (default: {defaults})"
+      choices = f.metadata.get("choices")
+      if choices is not None:
+        flags.DEFINE_enum(f.name, None, list(choices), help_text)
+      else:
+        _DEFINERS[ftype](f.name, None, help_text)
+
+
+def config_from_flags(cls, **overrides):
+  """Builds `cls` from the flags that were set (command line or flagfile)."""
+  kwargs = {}
+  for f in dataclasses.fields(cls):
+    if f.name in FLAGS and FLAGS[f.name].value is not None:
+      kwargs[f.name] = FLAGS[f.name].value
+  kwargs.update(overrides)
+  return cls(**kwargs)
+
+
+def parse_flags_or_exit(argv):
+  """absl flags parser for app.run: a bad flag ends with one line and exit 2."""
+  try:
+    remaining = FLAGS(argv)
+  except flags.Error as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+  if not FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # TF's INFO lines drown the progress bar
+  return remaining
+
+
+def require(value, name, what):
+  if value is None or value == "":
+    raise UserInputError(f"--{name} is required: {what}")
+  return value

@@ -1,0 +1,161 @@
+"""Sampling from a trained SinGAN (Shaham et al., ICCV 2019, sec. 3-4).
+
+Needs only the run directory's generators and state: no critic, optimizer or loss.
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tfsingan import config as config_lib
+from tfsingan.common import checkpointing
+from tfsingan.errors import UserInputError
+from tfsingan.singan import generate
+from tfsingan.singan import scales
+from tfsingan.singan.config import SinGANConfig
+from tfsingan.singan.networks import SinGANGenerator
+
+
+class TrainedSinGAN:
+  """A trained pyramid: generators, noise amplitudes, sizes and z*.
+
+  Scale indices count from the coarsest (0) as in the original code; the paper's
+  scale N-k is index k (`start_scale=1` is the paper's N-1).
+
+  Args:
+    generators: per-scale generators, coarsest first.
+    noise_amps: per-scale noise standard deviations.
+    sizes: per-scale (height, width) of the training pyramid.
+    z_rec: the coarsest reconstruction noise z*, H x W x 3.
+    reals: per-scale training images in [0, 1] (optional).
+    config: the run's SinGANConfig (optional).
+  """
+
+  def __init__(self, generators, noise_amps, sizes, z_rec, reals=None, config=None):
+    self.generators = list(generators)
+    self.noise_amps = [float(a) for a in noise_amps]
+    self.sizes = [tuple(int(v) for v in s) for s in sizes]
+    self.z_rec = np.asarray(z_rec, np.float32)
+    self.reals = reals
+    self.config = config
+    self._rec = None
+    self._runs = {}
+
+  @property
+  def num_scales(self):
+    return len(self.generators)
+
+  @classmethod
+  def load(cls, workdir, num_scales=None):
+    """Loads the finished scales of a run (all of them, or the first `num_scales`)."""
+    state = checkpointing.read_json(os.path.join(workdir, "state.json"))
+    cfg_path = os.path.join(workdir, "config.json")
+    if state is None or not os.path.exists(cfg_path):
+      raise UserInputError(f"--workdir={workdir} holds no SinGAN run "
+                           "(no state.json / config.json); train one with tfsingan.train")
+    with open(cfg_path, encoding="utf-8") as f:
+      config = config_lib.from_json(SinGANConfig, f.read())
+    finished = state["finished_scales"]
+    if finished == 0:
+      raise UserInputError(f"--workdir={workdir}: no scale has finished training yet")
+    if num_scales is not None:
+      finished = min(finished, num_scales)
+    generators = []
+    for n in range(finished):
+      gen = SinGANGenerator(state["channels"][n], config.kernel_size, config.num_layers,
+                            name=f"generator_{n}")
+      gen.build(((None, None, None, 3), (None, None, None, 3)))
+      gen.load_weights(os.path.join(workdir, "scales", f"{n:02d}", "generator.weights.h5"))
+      generators.append(gen)
+    reals = None
+    reals_path = os.path.join(workdir, "pyramid", "reals.npz")
+    if os.path.exists(reals_path):
+      with np.load(reals_path) as data:
+        reals = [data[f"scale_{n:02d}"] for n in range(len(data.files))]
+    z_rec = np.load(os.path.join(workdir, "z_rec.npy"))
+    return cls(generators, state["noise_amps"][:finished], state["sizes"], z_rec, reals,
+               config)
+
+  def reconstructions(self):
+    """The reconstruction path's output at every scale (B=1, in [-1, 1])."""
+    if self._rec is None:
+      x, out = None, []
+      for n in range(self.num_scales):
+        if n > 0:
+          x = generate.upsample(x, self.sizes[n])
+        noise = (tf.constant(self.z_rec[None]) if n == 0 else
+                 tf.zeros([1, *self.sizes[n], 3]))
+        x = generate.run_scales(self.generators, self.noise_amps,
+                                {n: noise}, self.sizes, prev=x, start=n, stop=n + 1)
+        out.append(x)
+      self._rec = out
+    return self._rec
+
+  def check_start_scale(self, start_scale):
+    if not 0 <= start_scale < self.num_scales:
+      raise UserInputError(f"--gen_start_scale={start_scale}: expected 0..{self.num_scales - 1}"
+                           f" (0 = coarsest, the paper's N; k = the paper's N-k)")
+
+  def sample(self, num, start_scale=0, scale_h=1.0, scale_w=1.0, seed=0, batch_size=8,
+             prev=None):
+    """`num` random samples as float32 num x H x W x 3 in [0, 1].
+
+    Scales before `start_scale` follow the reconstruction path (their structure is
+    the training image's); from `start_scale` on, fresh noise. `scale_h`/`scale_w`
+    change the output size: every scale's noise map is resized, and the
+    reconstruction entering `start_scale` is resized to the new size, which works
+    for any start scale (the original code fails there).
+
+    Args:
+      num: number of samples.
+      start_scale: first scale that gets random noise (0 = coarsest).
+      scale_h, scale_w: output size relative to the training image.
+      seed: noise seed.
+      batch_size: samples generated per call.
+      prev: optional image (1 x H x W x 3 in [-1, 1]) injected at `start_scale` instead
+        of the reconstruction (paint-to-image, harmonization, editing).
+    """
+    self.check_start_scale(start_scale)
+    if not (scale_h > 0 and scale_w > 0):
+      raise UserInputError(f"--scale_h/--scale_w must be positive, got {scale_h}, {scale_w}")
+    sizes = scales.scaled_sizes(self.sizes[:self.num_scales], scale_h, scale_w)
+    if prev is None and start_scale > 0:
+      prev = self.reconstructions()[start_scale - 1]
+    if prev is not None:
+      prev = generate.upsample(tf.convert_to_tensor(prev, tf.float32), sizes[start_scale])
+    run = self._compiled_run(start_scale, tuple(sizes))
+    out = []
+    for first in range(0, num, batch_size):
+      b = min(batch_size, num - first)
+      noises = self._sample_noise(seed, range(first, first + b), sizes, start_scale)
+      p = (tf.zeros([b, *sizes[start_scale], 3]) if prev is None else
+           tf.repeat(prev, b, axis=0))
+      out.append(run(noises, p).numpy())
+    return np.clip((np.concatenate(out) + 1.0) / 2.0, 0.0, 1.0)
+
+  def _sample_noise(self, seed, indices, sizes, start):
+    """Noise of each sample from its own (seed, index) stream, so sample i is the
+    same whatever the batch size or the number of samples asked for."""
+    per_sample = []
+    for i in indices:
+      rng = tf.random.Generator.from_seed(seed * 1_000_003 + i)
+      per_sample.append([generate.draw_noise(rng, 1, sizes[n], n == 0)
+                         for n in range(start, self.num_scales)])
+    return tuple(tf.concat(maps, axis=0) for maps in zip(*per_sample))
+
+  def _compiled_run(self, start, sizes):
+    key = (start, sizes)
+    if key not in self._runs:
+      self._runs[key] = self._make_run(start, sizes)
+    return self._runs[key]
+
+  def _make_run(self, start, sizes):
+    gens, amps = self.generators, self.noise_amps
+
+    @tf.function(reduce_retracing=True)
+    def run(noises, prev):
+      noise_by_scale = dict(zip(range(start, len(gens)), noises))
+      return generate.run_scales(gens, amps, noise_by_scale, sizes, prev=prev, start=start)
+
+    return run

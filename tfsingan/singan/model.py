@@ -1,0 +1,141 @@
+"""One SinGAN scale as a Keras model whose train_step is one paper iteration
+(Shaham et al., ICCV 2019, sec. 2.2): `d_steps` critic updates, then `g_steps`
+generator updates, WGAN-GP plus the reconstruction loss."""
+
+import keras
+import tensorflow as tf
+
+from tfsingan.common import gan_losses
+from tfsingan.singan import generate
+
+
+def _adam(config, steps_per_iteration, float16):
+  # Like torch's MultiStepLR stepped once per iteration: iterations 0..k-1 use the
+  # full rate, iteration k (optimizer step k * steps_per_iteration) the dropped one.
+  schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
+      [config.lr_decay_at * steps_per_iteration - 1],
+      [config.learning_rate, config.learning_rate * config.lr_decay])
+  opt = keras.optimizers.Adam(schedule, beta_1=config.beta1, beta_2=config.beta2,
+                              epsilon=1e-8)
+  return keras.optimizers.LossScaleOptimizer(opt) if float16 else opt
+
+
+class SinGANScale(keras.Model):
+  """Trains the generator and critic of scale `n` against frozen scales 0..n-1.
+
+  Args:
+    generator, critic: this scale's networks (built).
+    frozen_generators: the trained generators of the coarser scales.
+    frozen_noise_amps: their noise amplitudes.
+    sizes: (height, width) of scales 0..n.
+    real: this scale's training image, H x W x 3 in [-1, 1].
+    noise_amp: this scale's noise amplitude.
+    prev_rec: the upsampled reconstruction entering this scale (H x W x 3; zeros
+      at the coarsest scale).
+    z_rec: this scale's reconstruction noise (the fixed z* at the coarsest scale,
+      zeros elsewhere), H x W x 3.
+    config: a SinGANConfig.
+    seed: seed of the noise generator.
+
+  Reference: Shaham, Dekel, Michaeli, "SinGAN", ICCV 2019.
+  """
+
+  def __init__(self, generator, critic, frozen_generators, frozen_noise_amps, sizes, real,
+               noise_amp, prev_rec, z_rec, config, seed=0, **kwargs):
+    super().__init__(**kwargs)
+    self.generator = generator
+    self.critic = critic
+    self.frozen_generators = list(frozen_generators)
+    for g in self.frozen_generators:
+      g.trainable = False
+    self.frozen_noise_amps = [float(a) for a in frozen_noise_amps]
+    self.sizes = [tuple(int(v) for v in s) for s in sizes]
+    self.real = tf.constant(real[None], tf.float32)
+    self.noise_amp = float(noise_amp)
+    self.prev_rec = tf.constant(prev_rec[None], tf.float32)
+    self.z_rec = tf.constant(z_rec[None], tf.float32)
+    self.config = config
+    self.float16 = config.precision == "mixed_float16"
+    self.rng = tf.random.Generator.from_seed(seed)
+
+  @property
+  def scale(self):
+    return len(self.frozen_generators)
+
+  def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+    super().compile(**kwargs)
+    self.d_optimizer = d_optimizer or _adam(self.config, self.config.d_steps, self.float16)
+    self.g_optimizer = g_optimizer or _adam(self.config, self.config.g_steps, self.float16)
+    # Optimizer slots exist before any checkpoint restore.
+    self.d_optimizer.build(self.critic.trainable_variables)
+    self.g_optimizer.build(self.generator.trainable_variables)
+
+  def random_input(self):
+    """A fresh sample from the frozen scales (upsampled) and fresh noise for this one."""
+    n = self.scale
+    coarsest = n == 0
+    noise = generate.draw_noise(self.rng, 1, self.sizes[n], coarsest)
+    if coarsest:
+      prev = tf.zeros_like(self.real)
+    else:
+      noises = [generate.draw_noise(self.rng, 1, self.sizes[i], i == 0) for i in range(n)]
+      prev = generate.run_scales(self.frozen_generators, self.frozen_noise_amps, noises,
+                                 self.sizes)
+      prev = generate.upsample(prev, self.sizes[n])
+    return noise * self.noise_amp, prev
+
+  def reconstruct(self, training=False):
+    return self.generator((self.z_rec * self.noise_amp, self.prev_rec), training=training)
+
+  def _scaled(self, optimizer, loss):
+    return optimizer.scale_loss(loss) if self.float16 else loss
+
+  def critic_step(self, z, prev):
+    """One WGAN-GP critic update; returns (d_loss, gp, d_real, d_fake)."""
+    fake = self.generator((z, prev), training=True)
+    alpha = self.rng.uniform([1, 1, 1, 1])
+    inner_scale = self.d_optimizer.dynamic_scale if self.float16 else None
+    with tf.GradientTape() as tape:
+      d_real = tf.reduce_mean(tf.cast(self.critic(self.real, training=True), tf.float32))
+      d_fake = tf.reduce_mean(tf.cast(self.critic(fake, training=True), tf.float32))
+      gp = gan_losses.gradient_penalty(
+          lambda x: self.critic(x, training=True), self.real, fake, alpha,
+          norm_over="channels", inner_scale=inner_scale)
+      d_loss = d_fake - d_real + self.config.lambda_gp * gp
+      scaled = self._scaled(self.d_optimizer, d_loss)  # on the tape
+    variables = self.critic.trainable_variables
+    grads = tape.gradient(scaled, variables)
+    self.d_optimizer.apply(grads, variables)
+    return d_loss, gp, d_real, d_fake
+
+  def generator_step(self, z, prev):
+    """One generator update (adversarial + alpha x reconstruction MSE)."""
+    with tf.GradientTape() as tape:
+      fake = self.generator((z, prev), training=True)
+      adv = gan_losses.generator_loss(self.critic(fake, training=True))
+      rec = self.reconstruct(training=True)
+      rec_loss = tf.reduce_mean(tf.square(rec - self.real))
+      g_loss = adv + self.config.alpha * rec_loss
+      scaled = self._scaled(self.g_optimizer, g_loss)
+    variables = self.generator.trainable_variables
+    grads = tape.gradient(scaled, variables)
+    self.g_optimizer.apply(grads, variables)
+    return g_loss, rec_loss
+
+  def train_step(self, data=None):
+    """One iteration: critic phase, then generator phase on the last critic input
+    (recomputed with the current generator, not the critic phase's graph).
+
+    The phases are graph loops, so each step is traced once, not d_steps + g_steps
+    times (tracing and graph optimisation dominate short runs).
+    """
+    del data
+    z = prev = tf.zeros_like(self.real)
+    d_loss = gp = d_real = d_fake = g_loss = rec_loss = tf.constant(0.0)
+    for _ in tf.range(self.config.d_steps):
+      z, prev = self.random_input()
+      d_loss, gp, d_real, d_fake = self.critic_step(z, prev)
+    for _ in tf.range(self.config.g_steps):
+      g_loss, rec_loss = self.generator_step(z, prev)
+    return {"d_loss": d_loss, "g_loss": g_loss, "gp": gp, "rec_loss": rec_loss,
+            "d_real": d_real, "d_fake": d_fake}

@@ -1,0 +1,277 @@
+"""Trains a SinGAN pyramid scale by scale, resumably (Shaham et al., ICCV 2019).
+
+Run directory:
+  config.json            the resolved SinGANConfig
+  pyramid/reals.npz      the training pyramid (float32 in [0, 1]), and one PNG a scale
+  z_rec.npy              the fixed reconstruction noise z* of the coarsest scale
+  scales/NN/             generator.weights.h5, critic.weights.h5 of each finished scale
+  state.json             finished scales, their sizes, widths and noise amplitudes
+  checkpoints/           the latest mid-scale checkpoint (networks, optimizers, RNG)
+  tb/                    TensorBoard: losses per scale, reconstructions, samples
+"""
+
+import dataclasses
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from tfsingan import config as config_lib
+from tfsingan.common import checkpointing
+from tfsingan.common import image_io
+from tfsingan.common.progress import Progress
+from tfsingan.common.progress import format_seconds
+from tfsingan.common.resize import imresize_np
+from tfsingan.errors import UserInputError
+from tfsingan.singan import generate
+from tfsingan.singan import scales
+from tfsingan.singan.config import SinGANConfig
+from tfsingan.singan.model import SinGANScale
+from tfsingan.singan.networks import build_scale_networks
+
+# Settings that only change how a run executes or logs; a resumed run may change them.
+EXECUTION_FIELDS = frozenset({"checkpoint_every", "log_every", "image_every", "jit_compile",
+                              "gen_start_scale"})
+
+
+def prepare_workdir(workdir, config):
+  """Creates the run directory, refuses one that holds a different run, writes config.json."""
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    probe = os.path.join(workdir, ".write-test")
+    with open(probe, "wb"):
+      pass
+    os.remove(probe)
+  except OSError as e:
+    raise UserInputError(f"--workdir={workdir} is not writable ({e.strerror})")
+  path = os.path.join(workdir, "config.json")
+  if os.path.exists(path):
+    with open(path, encoding="utf-8") as f:
+      old = config_lib.from_json(type(config), f.read())
+    diffs = [f"{f.name}: {getattr(config, f.name)!r} here, {getattr(old, f.name)!r} in the run"
+             for f in dataclasses.fields(config)
+             if f.name not in EXECUTION_FIELDS and getattr(config, f.name) != getattr(old, f.name)]
+    if diffs:
+      raise UserInputError(f"--workdir={workdir} holds a run with other settings ("
+                           + "; ".join(diffs) + "); resume with the same flags or use a new "
+                           "--workdir")
+  image_io.atomic_write_bytes(path, (config_lib.to_json(config) + "\n").encode())
+
+
+def load_training_image(config):
+  """The training image as float32 RGB in [0, 1] (the bundled face if none given)."""
+  if not config.image:
+    print("notice: no --image given; training on the bundled face (scikit-image astronaut)")
+    return image_io.bundled_face()
+  return image_io.load_image(config.image, what="--image")
+
+
+def build_pyramid(image, config):
+  """(Pyramid, list of per-scale images in [0, 1]) for a float RGB image."""
+  h, w = image.shape[:2]
+  try:
+    pyr = scales.scale_schedule(h, w, min_size=config.min_size, max_size=config.max_size,
+                                scale_factor=config.scale_factor)
+  except ValueError as e:
+    raise UserInputError(f"--image: {e}")
+  if pyr.resize_to != (h, w):
+    print(f"notice: image {w}x{h} resized to {pyr.resize_to[1]}x{pyr.resize_to[0]} "
+          f"(--max_size={config.max_size})")
+    image = imresize_np(image, pyr.resize_to)
+  reals = [np.clip(imresize_np(image, size), 0.0, 1.0) for size in pyr.sizes]
+  return pyr, reals
+
+
+class _RunState:
+  """state.json: what has finished. Written after a scale's weights are in place."""
+
+  def __init__(self, workdir):
+    self.path = os.path.join(workdir, "state.json")
+    self.data = checkpointing.read_json(self.path, default=None) or {
+        "finished_scales": 0, "noise_amps": [], "channels": [], "sizes": [],
+        "scale_factor": None}
+
+  @property
+  def finished(self):
+    return self.data["finished_scales"]
+
+  def finish_scale(self, noise_amp, channels):
+    self.data["noise_amps"].append(float(noise_amp))
+    self.data["channels"].append(int(channels))
+    self.data["finished_scales"] += 1
+    checkpointing.write_json(self.path, self.data)
+
+
+def _scale_dir(workdir, n):
+  return os.path.join(workdir, "scales", f"{n:02d}")
+
+
+def _load_or_make_pyramid(workdir, config, state):
+  path = os.path.join(workdir, "pyramid", "reals.npz")
+  if os.path.exists(path):
+    with np.load(path) as data:
+      reals = [data[f"scale_{n:02d}"] for n in range(len(data.files))]
+    return reals
+  image = load_training_image(config)
+  pyr, reals = build_pyramid(image, config)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  for n, real in enumerate(reals):
+    image_io.save_image(os.path.join(workdir, "pyramid", f"real_{n:02d}.png"), real)
+  tmp = path + ".tmp.npz"
+  np.savez(tmp, **{f"scale_{n:02d}": r for n, r in enumerate(reals)})
+  os.replace(tmp, path)
+  state.data["sizes"] = [list(s) for s in pyr.sizes]
+  state.data["scale_factor"] = pyr.scale_factor
+  checkpointing.write_json(state.path, state.data)
+  return reals
+
+
+def _load_or_make_z_rec(workdir, size, seed):
+  path = os.path.join(workdir, "z_rec.npy")
+  if os.path.exists(path):
+    return np.load(path)
+  rng = np.random.default_rng(seed)
+  z = np.repeat(rng.standard_normal((size[0], size[1], 1)).astype(np.float32), 3, axis=2)
+  tmp = path + ".tmp.npy"
+  np.save(tmp, z)
+  os.replace(tmp, path)
+  return z
+
+
+def rec_noises(z_rec, sizes):
+  """Reconstruction noise per scale: z* at the coarsest, zeros elsewhere."""
+  return [tf.constant(z_rec[None])] + [
+      tf.zeros([1, h, w, 3]) for h, w in sizes[1:]]
+
+
+def reconstruction_prev(generators, noise_amps, z_rec, sizes, n):
+  """The upsampled reconstruction entering scale n (zeros at n = 0), H x W x 3."""
+  if n == 0:
+    return np.zeros((*sizes[0], 3), np.float32)
+  rec = generate.run_scales(generators[:n], noise_amps, rec_noises(z_rec, sizes), sizes)
+  return generate.upsample(rec, sizes[n])[0].numpy()
+
+
+class _CostModel:
+  """Overall ETA: a scale's iteration cost taken as proportional to H x W x width^2."""
+
+  def __init__(self, sizes, widths):
+    self.cost = [h * w * c * c for (h, w), c in zip(sizes, widths)]
+
+  def remaining_seconds(self, n, seconds_per_iter, iters_left_here, iterations):
+    later = sum(self.cost[n + 1:]) / self.cost[n] * iterations
+    return seconds_per_iter * (iters_left_here + later)
+
+
+def run(config: SinGANConfig, workdir: str):
+  """Trains (or resumes, or finds finished) the SinGAN run in `workdir`."""
+  prepare_workdir(workdir, config)
+  state = _RunState(workdir)
+  reals = _load_or_make_pyramid(workdir, config, state)
+  sizes = [tuple(s) for s in state.data["sizes"]]
+  num_scales = len(sizes)
+  widths = [scales.channels_at(n, config.base_channels, config.max_channels,
+                               config.double_every) for n in range(num_scales)]
+  if state.finished >= num_scales:
+    print(f"run in {workdir} is already trained ({num_scales} scales); nothing to do")
+    return state.data
+  z_rec = _load_or_make_z_rec(workdir, sizes[0], config.seed)
+  print(f"SinGAN: {num_scales} scales, factor {state.data['scale_factor']:.4f}, sizes "
+        f"{sizes[0][1]}x{sizes[0][0]} .. {sizes[-1][1]}x{sizes[-1][0]}; resuming at scale "
+        f"{state.finished}" if state.finished else
+        f"SinGAN: {num_scales} scales, factor {state.data['scale_factor']:.4f}, sizes "
+        f"{sizes[0][1]}x{sizes[0][0]} .. {sizes[-1][1]}x{sizes[-1][0]}")
+
+  generators, critic_prev = [], None
+  for n in range(state.finished):  # rebuild the finished (frozen) scales
+    gen, critic = build_scale_networks(widths[n], config)
+    gen.load_weights(os.path.join(_scale_dir(workdir, n), "generator.weights.h5"))
+    critic.load_weights(os.path.join(_scale_dir(workdir, n), "critic.weights.h5"))
+    generators.append(gen)
+    critic_prev = critic
+  noise_amps = list(state.data["noise_amps"])
+  writer = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
+  cost = _CostModel(sizes, widths)
+  t_start = time.monotonic()
+  for n in range(state.finished, num_scales):
+    gen, critic = _train_scale(n, config, workdir, reals, sizes, widths, generators,
+                               noise_amps, critic_prev, z_rec, writer, cost)
+    frozen, _ = build_scale_networks(widths[n], config)
+    frozen.set_weights(gen.get_weights())
+    generators.append(frozen)
+    critic_prev = critic
+  print(f"finished {num_scales} scales in {format_seconds(time.monotonic() - t_start)}; "
+        f"sample with: python -m tfsingan.sample --workdir={workdir}")
+  return state.data
+
+
+def _train_scale(n, config, workdir, reals, sizes, widths, generators, noise_amps,
+                 critic_prev, z_rec, writer, cost):
+  """Trains scale n; writes its weights and marks it finished in state.json."""
+  gen, critic = build_scale_networks(widths[n], config, seed=config.seed + 17 * n)
+  if config.init_from_previous and n > 0 and widths[n] == widths[n - 1]:
+    gen.set_weights(generators[n - 1].get_weights())
+    critic.set_weights(critic_prev.get_weights())
+  real = reals[n] * 2.0 - 1.0
+  prev_rec = reconstruction_prev(generators, noise_amps, z_rec, sizes, n)
+  noise_amp = 1.0 if n == 0 else config.noise_amp * float(
+      np.sqrt(np.mean((real - prev_rec) ** 2)))
+  z_here = z_rec if n == 0 else np.zeros_like(real)
+  model = SinGANScale(gen, critic, generators, noise_amps, sizes[:n + 1], real, noise_amp,
+                      prev_rec, z_here, config, seed=config.seed * 1000 + n)
+  model.compile()
+  ckpt = checkpointing.PointerCheckpoint(
+      os.path.join(workdir, "checkpoints"), generator=gen, critic=critic,
+      g_optimizer=model.g_optimizer, d_optimizer=model.d_optimizer, rng=model.rng)
+  start = 0
+  meta = ckpt.latest()
+  if meta is not None and meta.get("scale") == n:
+    ckpt.restore()
+    start = int(meta["iteration"])
+    print(f"resuming scale {n} at iteration {start}")
+  step = tf.function(model.train_step, jit_compile=config.jit_compile)
+  h, w = sizes[n]
+  progress = Progress(config.iterations, f"scale {n}/{len(sizes) - 1} {w}x{h}x{widths[n]}",
+                      done=start)
+  logs = {}
+  for it in range(start, config.iterations):
+    logs = step()
+    done = it + 1
+    if done % config.log_every == 0 or done == config.iterations:
+      values = {k: float(v) for k, v in logs.items()}
+      if not all(np.isfinite(list(values.values()))):
+        raise FloatingPointError(f"scale {n} iteration {done}: non-finite losses {values}")
+      with writer.as_default(step=done):
+        for k, v in values.items():
+          tf.summary.scalar(f"scale_{n:02d}/{k}", v)
+    if done % config.image_every == 0 or done == config.iterations:
+      _log_images(model, writer, n, done)
+    if done % config.checkpoint_every == 0 and done < config.iterations:
+      ckpt.save({"scale": n, "iteration": done})
+    eta = progress.eta_seconds()
+    extra = ""
+    if eta is not None:
+      per_iter = eta / max(1, config.iterations - done)
+      extra = "total ETA " + format_seconds(cost.remaining_seconds(
+          n, per_iter, config.iterations - done, config.iterations))
+    if logs and (done % 10 == 0 or done == config.iterations):
+      extra = f"rec {float(logs['rec_loss']):.4f} {extra}"
+    progress.update(done, extra)
+  folder = _scale_dir(workdir, n)
+  checkpointing.save_weights(gen, os.path.join(folder, "generator.weights.h5"))
+  checkpointing.save_weights(critic, os.path.join(folder, "critic.weights.h5"))
+  noise_amps.append(noise_amp)
+  _RunState(workdir).finish_scale(noise_amp, widths[n])
+  ckpt.clear()
+  writer.flush()
+  return gen, critic
+
+
+def _log_images(model, writer, n, step):
+  rec = model.reconstruct(training=False)
+  z, prev = model.random_input()
+  fake = model.generator((z, prev), training=False)
+  with writer.as_default(step=step):
+    tf.summary.image(f"scale_{n:02d}/reconstruction", (rec + 1.0) / 2.0)
+    tf.summary.image(f"scale_{n:02d}/sample", tf.clip_by_value((fake + 1.0) / 2.0, 0, 1))

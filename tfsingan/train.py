@@ -1,0 +1,47 @@
+"""Trains any model family: `python -m tfsingan.train --flagfile=configs/X.cfg --workdir=DIR`."""
+
+import importlib
+
+from absl import app
+from absl import flags
+
+from tfsingan import config as config_lib
+from tfsingan import flags as flag_lib
+from tfsingan.errors import UserInputError
+from tfsingan.errors import exit_on_user_error
+
+_FAMILIES = config_lib.available_families()
+
+flags.DEFINE_enum("model", None, list(_FAMILIES), "Model family to train.")
+flags.DEFINE_string("workdir", None, "Run directory (created; an existing run resumes).")
+flags.DEFINE_boolean("dry_run", False, "Print the resolved config as JSON and exit.")
+flag_lib.define_config_flags(*[cls for cls, _ in _FAMILIES.values()])
+FLAGS = flags.FLAGS
+
+
+def resolve_config(model):
+  """The config of `model` from the flags; flags of another family are an error."""
+  cls, _ = _FAMILIES[model]
+  own = {f for f in cls.__dataclass_fields__}
+  for other, (other_cls, _) in _FAMILIES.items():
+    for name in other_cls.__dataclass_fields__:
+      if name not in own and FLAGS[name].present:
+        raise UserInputError(f"--{name} is a {other} option, not a {model} option")
+  return flag_lib.config_from_flags(cls)
+
+
+@exit_on_user_error
+def main(argv):
+  if len(argv) > 1:
+    raise UserInputError(f"unexpected arguments {argv[1:]}; flags are written --name=value")
+  model = flag_lib.require(FLAGS.model, "model", f"one of {sorted(_FAMILIES)}")
+  config = resolve_config(model)
+  if FLAGS.dry_run:
+    print(config_lib.to_json(config))
+    return
+  workdir = flag_lib.require(FLAGS.workdir, "workdir", "the run directory")
+  importlib.import_module(_FAMILIES[model][1]).run(config, workdir)
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=flag_lib.parse_flags_or_exit)
