@@ -1,0 +1,414 @@
+"""Face images with OpenFace action units for GANimation (Pumarola et al., ECCV 2018).
+
+Two on-disk layouts are read:
+
+Format A, the layout of the original code (`albertpumarola/GANimation`):
+
+    DATA_DIR/imgs/<id>.jpg         face crops (any size; centre-cropped to a square)
+    DATA_DIR/aus_openface.pkl      dict id -> 17 OpenFace intensities on the raw 0..5
+                                   scale (pickled by Python 2 or 3; keys with or
+                                   without the image extension)
+    DATA_DIR/train_ids.csv         one image file name per line (test_ids.csv alike)
+
+Format B, what OpenFace itself writes: a folder of images (DATA_DIR or
+DATA_DIR/imgs) and, for every image `<stem>.jpg`, the CSV of
+`FaceLandmarkImg -aus` named `<stem>.csv`, either beside the image or in
+DATA_DIR/processed/ (OpenFace's default output folder) or DATA_DIR/openface/.
+Columns are picked by name (`AU01_r` ... `AU45_r`, `confidence`; header names may
+carry leading spaces); when a CSV lists several faces the most confident row wins.
+
+Splits: `<split>_ids.csv` when the file exists (both formats); otherwise a
+deterministic 90/10 split by file name: an image is in "test" when the MD5 of its
+file name, read as an integer, is divisible by 10, else in "train". `split="all"`
+takes every image.
+
+Images whose AUs are missing or unreadable are skipped with one counted warning
+(`strict=True` raises UserInputError instead); an empty result raises
+UserInputError naming the folder and the expected layout.
+"""
+
+import csv
+import hashlib
+import math
+import os
+import pickle
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from tfsingan.errors import UserInputError
+from tfsingan.ganimation.aus import AU_NAMES, AU_SCALE, NUM_AUS, tile_aus
+
+PICKLE_NAME = "aus_openface.pkl"
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+CSV_FOLDERS = ("processed", "openface")  # looked up besides the image folder
+LAYOUT_HELP = (
+    "expected either imgs/<id>.jpg + aus_openface.pkl (+ train_ids.csv/test_ids.csv), "
+    "or images with OpenFace FaceLandmarkImg -aus CSVs (<stem>.csv beside each image "
+    "or in processed/)")
+
+
+def _warn(message):
+  print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+class _Skips:
+  """Collects skipped images by reason; one warning line per reason, or raises when strict."""
+
+  def __init__(self, data_dir, strict):
+    self.data_dir = data_dir
+    self.strict = strict
+    self.reasons = {}
+
+  def add(self, reason, name, detail=""):
+    if self.strict:
+      raise UserInputError(f"{self.data_dir}: {name}: {reason}{detail} (strict mode)")
+    self.reasons.setdefault(reason, []).append(name)
+
+  def report(self, total):
+    for reason, names in self.reasons.items():
+      examples = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+      _warn(f"{self.data_dir}: skipped {len(names)} of {total} images: {reason} "
+            f"(e.g. {examples})")
+
+
+def _in_hashed_split(file_name, split):
+  if split == "all":
+    return True
+  digest = int(hashlib.md5(file_name.encode("utf-8")).hexdigest(), 16)
+  return (digest % 10 == 0) == (split == "test")
+
+
+def _read_ids_csv(path):
+  """One image file name per line (first comma-separated field; blank lines ignored)."""
+  try:
+    with open(path, "r", encoding="utf-8-sig") as f:
+      lines = f.read().splitlines()
+  except (OSError, UnicodeDecodeError) as e:
+    raise UserInputError(f"{path}: cannot read the id list ({e}); expected one file "
+                         "name per line") from None
+  names = []
+  for line in lines:
+    name = line.split(",")[0].strip().strip('"')
+    if name:
+      names.append(os.path.basename(name))
+  return names
+
+
+def _stem(name):
+  base, ext = os.path.splitext(name)
+  return base if ext.lower() in IMAGE_EXTENSIONS else name
+
+
+def _list_images(folder):
+  if not os.path.isdir(folder):
+    return []
+  return sorted(f for f in os.listdir(folder)
+                if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith("."))
+
+
+def _to_unit_aus(values):
+  """17 raw OpenFace intensities (0..5) -> float32 in [0, 1]; None if unusable."""
+  try:
+    arr = np.asarray(values, np.float64).reshape(-1)
+  except (TypeError, ValueError):
+    return None
+  if arr.shape[0] != NUM_AUS or not np.all(np.isfinite(arr)):
+    return None
+  # OpenFace's regressors overshoot slightly outside 0..5 now and then.
+  return np.clip(arr / AU_SCALE, 0.0, 1.0).astype(np.float32)
+
+
+def _load_pickle(path):
+  try:
+    with open(path, "rb") as f:
+      # latin1 lets Python 3 read Python 2 pickles of numpy arrays and str keys;
+      # it is a no-op for Python 3 pickles.
+      data = pickle.load(f, encoding="latin1")
+  except Exception as e:  # pylint: disable=broad-except
+    raise UserInputError(f"{path}: not a readable pickle ({type(e).__name__}: {e}); "
+                         "expected a dict id -> 17 OpenFace AU intensities") from None
+  if not isinstance(data, dict):
+    raise UserInputError(f"{path}: holds a {type(data).__name__}; expected a dict id -> "
+                         "17 OpenFace AU intensities")
+  table = {}
+  for key, value in data.items():
+    if isinstance(key, bytes):
+      key = key.decode("latin1")
+    table[_stem(os.path.basename(str(key)))] = value
+  return table
+
+
+def _index_format_a(data_dir, split, skips):
+  table = _load_pickle(os.path.join(data_dir, PICKLE_NAME))
+  img_dir = os.path.join(data_dir, "imgs")
+  if not os.path.isdir(img_dir):
+    img_dir = data_dir
+  ids_csv = os.path.join(data_dir, f"{split}_ids.csv")
+  if split != "all" and os.path.exists(ids_csv):
+    names = _read_ids_csv(ids_csv)
+  else:
+    if split not in ("train", "test", "all"):
+      raise UserInputError(f"{data_dir}: split {split!r} has no {split}_ids.csv; "
+                           "expected train, test or all")
+    names = [f for f in _list_images(img_dir) if _in_hashed_split(f, split)]
+  paths, aus = [], []
+  for name in names:
+    path = os.path.join(img_dir, name)
+    if not os.path.splitext(name)[1]:
+      path = next((path + e for e in IMAGE_EXTENSIONS if os.path.exists(path + e)), path)
+    if not os.path.isfile(path):
+      skips.add("image file not found", name)
+      continue
+    value = table.get(_stem(name))
+    if value is None:
+      skips.add(f"no entry in {PICKLE_NAME}", name)
+      continue
+    unit = _to_unit_aus(value)
+    if unit is None:
+      skips.add(f"entry in {PICKLE_NAME} is not 17 finite numbers", name)
+      continue
+    paths.append(path)
+    aus.append(unit)
+  return names, paths, aus
+
+
+def read_openface_csv(path):
+  """The 17 AU intensities (raw 0..5) of the most confident face in an OpenFace CSV.
+
+  Raises UserInputError naming what is wrong (missing columns, no rows, bad numbers).
+  """
+  try:
+    with open(path, "r", encoding="utf-8-sig", newline="") as f:
+      rows = list(csv.reader(f))
+  except (OSError, UnicodeDecodeError, csv.Error) as e:
+    raise UserInputError(f"{path}: cannot read ({e})") from None
+  rows = [r for r in rows if any(c.strip() for c in r)]
+  if not rows:
+    raise UserInputError(f"{path}: empty; expected an OpenFace CSV with AUxx_r columns")
+  header = [h.strip() for h in rows[0]]
+  columns = []
+  for name in AU_NAMES:
+    col = f"{name}_r"
+    if col not in header:
+      raise UserInputError(f"{path}: no {col} column; expected OpenFace output written "
+                           "with -aus")
+    columns.append(header.index(col))
+  conf_col = header.index("confidence") if "confidence" in header else None
+  best, best_conf = None, -math.inf
+  for row in rows[1:]:
+    try:
+      values = [float(row[c]) for c in columns]
+      conf = float(row[conf_col]) if conf_col is not None else 0.0
+    except (IndexError, ValueError):
+      raise UserInputError(f"{path}: malformed row {','.join(row)[:60]!r}; expected "
+                           f"{len(header)} numeric fields") from None
+    if conf > best_conf:
+      best, best_conf = values, conf
+  if best is None:
+    raise UserInputError(f"{path}: no face rows below the header")
+  return np.asarray(best, np.float64)
+
+
+def _index_format_b(data_dir, split, skips):
+  img_dir = os.path.join(data_dir, "imgs")
+  if not _list_images(img_dir):
+    img_dir = data_dir
+  ids_csv = os.path.join(data_dir, f"{split}_ids.csv")
+  if split != "all" and os.path.exists(ids_csv):
+    names = _read_ids_csv(ids_csv)
+  else:
+    if split not in ("train", "test", "all"):
+      raise UserInputError(f"{data_dir}: split {split!r} has no {split}_ids.csv; "
+                           "expected train, test or all")
+    names = [f for f in _list_images(img_dir) if _in_hashed_split(f, split)]
+  csv_dirs = [img_dir, data_dir] + [os.path.join(data_dir, d) for d in CSV_FOLDERS]
+  paths, aus = [], []
+  for name in names:
+    path = os.path.join(img_dir, name)
+    if not os.path.isfile(path):
+      skips.add("image file not found", name)
+      continue
+    stem = _stem(name)
+    csv_path = next((os.path.join(d, stem + ".csv") for d in csv_dirs
+                     if os.path.isfile(os.path.join(d, stem + ".csv"))), None)
+    if csv_path is None:
+      skips.add("no OpenFace CSV", name)
+      continue
+    try:
+      raw = read_openface_csv(csv_path)
+    except UserInputError as e:
+      if skips.strict:
+        raise
+      reason = str(e).split(": ", 1)[1].split(";")[0]
+      skips.add(f"unusable OpenFace CSV ({reason})", name)
+      continue
+    unit = _to_unit_aus(raw)
+    if unit is None:
+      skips.add("OpenFace CSV has non-finite AU values", name)
+      continue
+    paths.append(path)
+    aus.append(unit)
+  return names, paths, aus
+
+
+def load_index(data_dir, split="train", *, strict=False):
+  """Lists the images of a split and their AUs.
+
+  Args:
+    data_dir: a dataset folder in format A or B (see the module docstring).
+    split: "train", "test" (or any name with a `<split>_ids.csv`), or "all".
+    strict: raise UserInputError on the first image without usable AUs instead
+      of skipping it with a counted warning.
+
+  Returns:
+    (paths, aus): list of N image paths and float32 (N, 17) AUs in [0, 1].
+  """
+  if not data_dir or not os.path.isdir(data_dir):
+    raise UserInputError(f"--data_dir: {data_dir!r} is not a folder; {LAYOUT_HELP}")
+  skips = _Skips(data_dir, strict)
+  if os.path.isfile(os.path.join(data_dir, PICKLE_NAME)):
+    names, paths, aus = _index_format_a(data_dir, split, skips)
+  else:
+    names, paths, aus = _index_format_b(data_dir, split, skips)
+  skips.report(len(names))
+  if not paths:
+    why = (f"all {len(names)} images of split {split!r} were skipped" if names
+           else f"no images for split {split!r}")
+    raise UserInputError(f"--data_dir: {data_dir}: {why}; {LAYOUT_HELP}")
+  return paths, np.stack(aus).astype(np.float32)
+
+
+def _decode(path, image_size):
+  """File -> uint8 (S, S, 3): centre crop to a square, area-style (antialiased) resize."""
+  img = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+  shape = tf.shape(img)
+  side = tf.minimum(shape[0], shape[1])
+  img = tf.image.crop_to_bounding_box(img, (shape[0] - side) // 2, (shape[1] - side) // 2,
+                                      side, side)
+
+  def resize():
+    out = tf.image.resize(tf.cast(img, tf.float32), [image_size, image_size],
+                          method="bilinear", antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
+
+  img = tf.cond(tf.equal(side, image_size), lambda: img, resize)
+  return tf.ensure_shape(img, [image_size, image_size, 3])
+
+
+def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuffle=True,
+                 flip=True, target_noise=0.1, deterministic=False, seed=0, repeat=True,
+                 strict=False, shuffle_buffer=10000, cache=True, with_maps=True):
+  """The GANimation input pipeline.
+
+  decode + resize (parallel) -> cache (uint8) -> shuffle -> random horizontal flip
+  and target AUs -> batch (drop_remainder) -> float/tiling -> prefetch.
+
+  Each element is a dict with static shapes (B = batch_size, S = image_size):
+    image: (B, S, S, 3) float32 in [-1, 1].
+    aus: (B, 17) float32, the image's own AUs in [0, 1].
+    target_aus: (B, 17) the AUs of another random sample of the split plus
+      U(-target_noise, target_noise), clipped to [0, 1] (as in the paper's code).
+    aus_map, target_aus_map: (B, S, S, 17), the same vectors tiled by `tile_aus`.
+
+  Args:
+    data_dir: dataset folder (see `load_index`).
+    split: which split to read.
+    image_size: output side S; images are centre-cropped to a square first.
+    batch_size: B; the last incomplete batch is dropped.
+    shuffle: shuffle the samples (file order is always permuted once with `seed`).
+    flip: random horizontal flips (AUs are symmetric, so they stay valid).
+    target_noise: half-width of the uniform noise added to target AUs.
+    deterministic: identical batches on every iteration over the dataset: seeded
+      randomness that restarts with each iterator, ordered parallel maps. With
+      `repeat` the shuffle then runs after the repeat, so epoch boundaries blur.
+    seed: seed of the deterministic randomness (and of the file order).
+    repeat: repeat forever (else one pass).
+    strict: see `load_index`.
+    shuffle_buffer: upper bound on the shuffle buffer (elements are 3*S*S bytes).
+    cache: True to cache decoded images in memory, a path to cache on disk
+      (for sets that do not fit in memory), False not to cache.
+    with_maps: also yield the tiled `aus_map` / `target_aus_map` (2 x B*S*S*17
+      floats per batch; a model that tiles in its own graph can skip them).
+  """
+  if image_size < 8:
+    raise UserInputError(f"--image_size: {image_size} is too small; expected >= 8")
+  if batch_size < 1:
+    raise UserInputError(f"--batch_size: {batch_size}; expected >= 1")
+  if not 0.0 <= target_noise <= 1.0:
+    raise UserInputError(f"target_noise: {target_noise}; expected a value in [0, 1]")
+  paths, aus = load_index(data_dir, split, strict=strict)
+  n = len(paths)
+  if not repeat and n < batch_size:
+    raise UserInputError(f"--batch_size: {batch_size} is larger than the {n} images of "
+                         f"split {split!r} in {data_dir}")
+  # A fixed permutation of the files makes a bounded shuffle buffer mix well on
+  # large sets whose files are sorted by identity or video.
+  order = np.random.default_rng(seed).permutation(n)
+  paths = [paths[i] for i in order]
+  aus = aus[order]
+  all_aus = tf.constant(aus)
+
+  ds = tf.data.Dataset.from_tensor_slices((paths, aus, np.arange(n, dtype=np.int32)))
+  ds = ds.map(lambda p, a, i: (_decode(p, image_size), a, i),
+              num_parallel_calls=tf.data.AUTOTUNE)
+  if not strict:
+    # A corrupt image found mid-training should cost one sample, not the run.
+    ds = ds.ignore_errors(log_warning=True)
+  if cache:
+    ds = ds.cache(cache if isinstance(cache, str) else "")
+  buffer = int(max(1, min(n, shuffle_buffer)))
+  if deterministic:
+    if repeat:
+      ds = ds.repeat()
+    if shuffle:
+      ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=False)
+  else:
+    if shuffle:
+      ds = ds.shuffle(buffer, reshuffle_each_iteration=True)
+    if repeat:
+      ds = ds.repeat()
+  # One random int64 per element; it restarts with each iterator when deterministic.
+  randoms = tf.data.Dataset.random(seed=seed if deterministic else None,
+                                   rerandomize_each_iteration=not deterministic)
+  ds = tf.data.Dataset.zip((ds, randoms))
+
+  def augment(element, rnd):
+    img, src_aus, index = element
+    key = tf.stack([rnd, tf.constant(seed, tf.int64)])
+    if flip:
+      img = tf.image.stateless_random_flip_left_right(img, seed=key)
+    if n > 1:
+      # Uniform over the other n - 1 samples, so the target is never the source.
+      other = tf.random.stateless_uniform([], seed=key + [0, 1], maxval=n - 1, dtype=tf.int32)
+      other = other + tf.cast(other >= index, tf.int32)
+    else:
+      other = tf.constant(0, tf.int32)
+    noise = tf.random.stateless_uniform([NUM_AUS], seed=key + [0, 2], minval=-target_noise,
+                                        maxval=target_noise)
+    target = tf.clip_by_value(tf.gather(all_aus, other) + noise, 0.0, 1.0)
+    return img, src_aus, target
+
+  ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+  ds = ds.batch(batch_size, drop_remainder=True)
+
+  def finish(img, src_aus, target):
+    src_aus = tf.ensure_shape(src_aus, [batch_size, NUM_AUS])
+    target = tf.ensure_shape(target, [batch_size, NUM_AUS])
+    image = tf.cast(img, tf.float32) / 127.5 - 1.0
+    out = {
+        "image": tf.ensure_shape(image, [batch_size, image_size, image_size, 3]),
+        "aus": src_aus,
+        "target_aus": target,
+    }
+    if with_maps:
+      out["aus_map"] = tile_aus(src_aus, image_size, image_size)
+      out["target_aus_map"] = tile_aus(target, image_size, image_size)
+    return out
+
+  ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
+  ds = ds.prefetch(tf.data.AUTOTUNE)
+  options = tf.data.Options()
+  options.deterministic = bool(deterministic)
+  return ds.with_options(options)
