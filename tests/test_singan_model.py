@@ -51,8 +51,9 @@ def test_one_step_updates_both_networks_and_only_them():
   for before, v in zip(d_before, model.critic.trainable_variables):
     if v.path.endswith("tail/bias"):
       # A constant shift of every score cancels in mean(D(fake)) - mean(D(real)) and
-      # does not move the input gradient: the WGAN critic's last bias has zero gradient.
-      np.testing.assert_array_equal(before, v.numpy())
+      # does not move the input gradient: the WGAN critic's last bias has a zero
+      # gradient up to round-off (which Adam's normalisation may still turn into a
+      # step), so it is not expected to learn.
       continue
     assert not np.allclose(before, v.numpy()), v.path
   for before, v in zip(frozen_before, model.frozen_generators[0].weights):

@@ -4,6 +4,8 @@ import keras
 from keras import layers
 from keras import ops
 
+from tfsingan.common.layers import PerExampleBatchNorm
+
 
 def _conv_init(seed):
   return keras.initializers.RandomNormal(0.0, 0.02, seed=seed)
@@ -27,12 +29,10 @@ class ConvBlock(layers.Layer):
     self.conv = layers.Conv2D(filters, kernel_size, padding="valid",
                               kernel_initializer=_conv_init(seed),
                               dtype=self.dtype_policy, name="conv")
-    # torch BatchNorm2d: momentum 0.1 (Keras counts the other way), eps 1e-5;
-    # Keras computes the statistics in float32 under mixed precision.
-    self.norm = layers.BatchNormalization(
-        momentum=0.9, epsilon=1e-5,
-        gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02, seed=seed),
-        dtype=self.dtype_policy, name="norm")
+    # torch BatchNorm2d (momentum 0.1, eps 1e-5), each example's statistics apart
+    # so that independent passes can share one batched call.
+    self.norm = PerExampleBatchNorm(momentum=0.1, epsilon=1e-5, gamma_stddev=0.02, seed=seed,
+                                    dtype=self.dtype_policy, name="norm")
 
   def build(self, input_shape):
     self.conv.build(input_shape)

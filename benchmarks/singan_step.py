@@ -1,0 +1,273 @@
+"""SinGAN training-step speed: seconds per iteration at coarse, middle and fine scales.
+
+For the paper config on a 250 px image, each (scale, execution mode, precision) is
+timed in its own subprocess (clean memory peak, no shared caches): eager,
+`tf.function` and XLA, float32 and mixed_bfloat16. When PyTorch is installed, the
+same iterations of a re-implementation of the original code
+(`benchmarks/torch_singan_reference.py`) are timed in the same run, so the ratios
+compare like with like on this machine. Prints a table, writes JSON.
+
+  python -m benchmarks.singan_step --image=PATH --out=benchmarks/results/singan_step.json
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from absl import app
+from absl import flags
+
+flags.DEFINE_string("image", "", "Training image (default: the bundled face at 250x250).")
+flags.DEFINE_list("scales", ["coarse", "middle", "fine"], "coarse, middle, fine or indices.")
+flags.DEFINE_list("modes", ["eager", "function", "xla"], "Execution modes.")
+flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"], "Precisions.")
+flags.DEFINE_integer("iters", 3, "Timed iterations per measurement (coarse/middle).")
+flags.DEFINE_integer("fine_iters", 2, "Timed iterations at the finest scale.")
+flags.DEFINE_integer("warmup", 1, "Untimed iterations after tracing/compilation.")
+flags.DEFINE_enum("torch", "auto", ["auto", "on", "off"], "Time the PyTorch reference too.")
+flags.DEFINE_list("eager_scales", ["coarse", "middle", "fine"],
+                  "Scales at which eager mode is timed (it is slow to trace nothing).")
+flags.DEFINE_string("out", "benchmarks/results/singan_step.json", "JSON output.")
+flags.DEFINE_string("worker", "", "Internal: run one measurement (JSON spec).")
+FLAGS = flags.FLAGS
+
+ITERATIONS_PER_SCALE = 2000  # the paper's schedule, for the extrapolation
+
+
+def _training_image(path):
+  from tfsingan.common import image_io  # pylint: disable=import-outside-toplevel
+  if path:
+    return image_io.load_image(path, what="--image")
+  import cv2  # pylint: disable=import-outside-toplevel
+  return cv2.resize(image_io.bundled_face(), (250, 250), interpolation=cv2.INTER_CUBIC)
+
+
+def conv_flops(size, channels, kernel=3, layers=5, out_channels=3, pad=5, generator=True):
+  """Multiply-add FLOPs (x2) of one forward pass of a SinGAN G (padded input) or D."""
+  h, w = size
+  if generator:
+    h, w = h + 2 * pad, w + 2 * pad
+  total, cin = 0, 3
+  for i in range(layers):
+    cout = channels if i < layers - 1 else (out_channels if generator else 1)
+    h, w = h - (kernel - 1), w - (kernel - 1)
+    total += 2 * kernel * kernel * cin * cout * h * w
+    cin = cout
+  return total
+
+
+def iteration_flops(size, channels, d_steps=3, g_steps=3):
+  """Convolution FLOPs of one iteration at this scale, frozen scales excluded.
+
+  Forward-equivalents per critic step: G forward 1; D on real and fake 2 forward +
+  4 backward; gradient penalty 1 forward + 1 input-gradient + 4 for its second-order
+  backward: G + 12 D. Per generator step: fake and reconstruction, 2 G forward + 4 G
+  backward, D 1 forward + 1 input-gradient: 6 G + 2 D. Total 21 G + 42 D for 3 + 3.
+  """
+  fg = conv_flops(size, channels, generator=True)
+  fd = conv_flops(size, channels, generator=False)
+  return d_steps * (fg + 12 * fd) + g_steps * (6 * fg + 2 * fd)
+
+
+def _worker(spec):
+  """Times one configuration; prints one JSON line."""
+  import resource  # pylint: disable=import-outside-toplevel
+  if spec["kind"] == "torch":
+    from benchmarks import torch_singan_reference as ref  # pylint: disable=import-outside-toplevel
+    h, w = spec["image_hw"]
+    res = ref.time_iterations(h, w, spec["scale"], iters=spec["iters"], warmup=spec["warmup"])
+    res = {"seconds_per_iter": res["seconds_per_iter"], "first_call_s": None}
+  else:
+    res = _time_tf(spec)
+  res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+  print("RESULT " + json.dumps(res), flush=True)
+
+
+def _time_tf(spec):
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from tfsingan.singan import scales  # pylint: disable=import-outside-toplevel
+  from tfsingan.singan.config import SinGANConfig  # pylint: disable=import-outside-toplevel
+  from tfsingan.singan.model import SinGANScale  # pylint: disable=import-outside-toplevel
+  from tfsingan.singan.networks import build_scale_networks  # pylint: disable=import-outside-toplevel
+
+  config = SinGANConfig(precision=spec["precision"], jit_compile=spec["mode"] == "xla")
+  sizes = [tuple(s) for s in spec["sizes"]]
+  n = spec["scale"]
+  widths = [scales.channels_at(i) for i in range(n + 1)]
+  frozen = [build_scale_networks(widths[i], config, seed=i)[0] for i in range(n)]
+  gen, critic = build_scale_networks(widths[n], config, seed=100)
+  rng = np.random.default_rng(0)
+  real = rng.uniform(-1, 1, (*sizes[n], 3)).astype(np.float32)
+  model = SinGANScale(gen, critic, frozen, [1.0] + [0.1] * max(0, n - 1), sizes[:n + 1],
+                      real, 0.1, np.zeros_like(real), np.zeros_like(real), config)
+  model.compile()
+  if spec["mode"] == "eager":
+    step = model.train_step
+  else:
+    step = tf.function(model.train_step, jit_compile=spec["mode"] == "xla")
+  t0 = time.perf_counter()
+  float(step()["d_loss"])
+  first = time.perf_counter() - t0
+  for _ in range(spec["warmup"]):
+    float(step()["d_loss"])
+  t0 = time.perf_counter()
+  for _ in range(spec["iters"]):
+    logs = step()
+  float(logs["d_loss"])
+  seconds = (time.perf_counter() - t0) / spec["iters"]
+  # The frozen scales' share: drawing the random input (all coarser generators
+  # forward, in-graph resizes) once per critic step.
+  draw = tf.function(model.random_input, jit_compile=spec["mode"] == "xla")
+  draw()
+  t0 = time.perf_counter()
+  for _ in range(3):
+    out = draw()
+  float(tf.reduce_sum(out[1]))
+  frozen = (time.perf_counter() - t0) / 3 * config.d_steps
+  return {"seconds_per_iter": seconds, "first_call_s": first,
+          "frozen_scales_s_per_iter": frozen}
+
+
+def _run_worker(spec):
+  env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+  proc = subprocess.run([sys.executable, "-m", "benchmarks.singan_step",
+                         f"--worker={json.dumps(spec)}"], capture_output=True, text=True,
+                        env=env, check=False)
+  for line in proc.stdout.splitlines():
+    if line.startswith("RESULT "):
+      return json.loads(line[len("RESULT "):])
+  return {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
+
+
+def _conv_roofline(precision):
+  """GFLOP/s of one 3x3 128->128 convolution at 250 px (the CPU's practical peak)."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  dtype = tf.bfloat16 if "bfloat16" in precision else tf.float32
+  x = tf.cast(tf.random.normal([1, 250, 250, 128]), dtype)
+  k = tf.cast(tf.random.normal([3, 3, 128, 128]), dtype)
+  conv = tf.function(lambda: tf.nn.conv2d(x, k, 1, "VALID"))
+  conv()
+  t0 = time.perf_counter()
+  for _ in range(5):
+    out = conv()
+  float(tf.reduce_sum(tf.cast(out[0, 0, 0], tf.float32)))
+  seconds = (time.perf_counter() - t0) / 5
+  return 2 * 9 * 128 * 128 * 248 * 248 / seconds / 1e9
+
+
+def main(argv):
+  del argv
+  if FLAGS.worker:
+    _worker(json.loads(FLAGS.worker))
+    return
+  from tfsingan.singan import scales  # pylint: disable=import-outside-toplevel
+  image = _training_image(FLAGS.image)
+  pyr = scales.scale_schedule(*image.shape[:2])
+  sizes = [list(s) for s in pyr.sizes]
+  last = len(sizes) - 1
+  # "middle": the scale closest to half the finest size (126 px of 250).
+  middle = min(range(last + 1), key=lambda s: abs(sizes[s][0] - sizes[last][0] / 2))
+  named = {"coarse": 0, "middle": middle, "fine": last}
+  picked = [named[s] if s in named else int(s) for s in FLAGS.scales]
+  eager_at = {named[s] if s in named else int(s) for s in FLAGS.eager_scales}
+  torch_ok = FLAGS.torch == "on"
+  if FLAGS.torch == "auto":
+    try:
+      import torch  # pylint: disable=import-outside-toplevel,unused-import
+      torch_ok = True
+    except ImportError:
+      torch_ok = False
+  rows = []
+  for n in picked:
+    iters = FLAGS.fine_iters if n == last else FLAGS.iters
+    base = {"scale": n, "sizes": sizes, "iters": iters, "warmup": FLAGS.warmup,
+            "image_hw": list(image.shape[:2])}
+    if torch_ok:
+      res = _run_worker({**base, "kind": "torch"})
+      rows.append({"scale": n, "impl": "pytorch-reference", "mode": "eager",
+                   "precision": "float32", **res})
+      _print_row(rows[-1], sizes)
+    for precision in FLAGS.precisions:
+      for mode in FLAGS.modes:
+        if mode == "eager" and n not in eager_at:
+          continue
+        res = _run_worker({**base, "kind": "tf", "mode": mode, "precision": precision})
+        rows.append({"scale": n, "impl": "tfsingan", "mode": mode, "precision": precision,
+                     **res})
+        _print_row(rows[-1], sizes)
+  summary = _summarise(rows, sizes, last, torch_ok)
+  result = {"image_hw": list(image.shape[:2]), "sizes": sizes,
+            "scale_factor": pyr.scale_factor, "rows": rows, "summary": summary,
+            "cpu_count": os.cpu_count()}
+  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
+  with open(FLAGS.out, "w", encoding="utf-8") as f:
+    json.dump(result, f, indent=2)
+  print(json.dumps(summary, indent=2))
+  print(f"wrote {FLAGS.out}")
+
+
+def _print_row(row, sizes):
+  h, w = sizes[row["scale"]]
+  sec = row.get("seconds_per_iter")
+  text = f"{sec:8.3f} s/it" if sec is not None else f"ERROR {row.get('error')}"
+  first = row.get("first_call_s")
+  print(f"scale {row['scale']:2d} {w}x{h} {row['impl']:18s} {row['mode']:8s} "
+        f"{row['precision']:15s} {text}  first call {first or 0:6.1f} s  "
+        f"peak {row.get('peak_rss_mb', 0):7.0f} MB", flush=True)
+
+
+def _summarise(rows, sizes, last, torch_ok):
+  """Ratios against the PyTorch reference, GFLOP/s, extrapolated training time."""
+  from tfsingan.singan import scales  # pylint: disable=import-outside-toplevel
+
+  def best(scale, precision, impl="tfsingan"):
+    cands = [r for r in rows if r["scale"] == scale and r["impl"] == impl
+             and r["precision"] == precision and "seconds_per_iter" in r]
+    return min(cands, key=lambda r: r["seconds_per_iter"]) if cands else None
+
+  out = {"per_scale": {}}
+  for scale in sorted({r["scale"] for r in rows}):
+    entry = {}
+    for precision in ("float32", "mixed_bfloat16"):
+      b = best(scale, precision)
+      if b:
+        entry[precision] = {"mode": b["mode"], "seconds_per_iter": b["seconds_per_iter"]}
+    ref = best(scale, "float32", "pytorch-reference")
+    if ref:
+      entry["pytorch_reference_s"] = ref["seconds_per_iter"]
+      for precision in ("float32", "mixed_bfloat16"):
+        if precision in entry:
+          entry[f"speedup_{precision}"] = (ref["seconds_per_iter"] /
+                                           entry[precision]["seconds_per_iter"])
+    out["per_scale"][str(scale)] = entry
+  fine = out["per_scale"].get(str(last), {})
+  flops = iteration_flops(sizes[last], scales.channels_at(last))
+  out["fine_iteration_gflop"] = flops / 1e9
+  for precision in ("float32", "mixed_bfloat16"):
+    if precision in fine:
+      out[f"fine_gflops_per_s_{precision}"] = flops / fine[precision]["seconds_per_iter"] / 1e9
+      out[f"conv_roofline_gflops_{precision}"] = _conv_roofline(precision)
+  # Full training: seconds per iteration modelled as a + b x (H W width^2), fitted to
+  # the measured scales, summed over every scale x 2000 iterations.
+  for impl, precision in (("tfsingan", "float32"), ("tfsingan", "mixed_bfloat16"),
+                          ("pytorch-reference", "float32")):
+    points = [(sizes[s][0] * sizes[s][1] * scales.channels_at(s) ** 2,
+               best(s, precision, impl)["seconds_per_iter"])
+              for s in sorted({r["scale"] for r in rows}) if best(s, precision, impl)]
+    if len(points) >= 2:
+      xs, ys = zip(*points)
+      n = len(xs)
+      mx, my = sum(xs) / n, sum(ys) / n
+      b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+      a = max(0.0, my - b * mx)
+      total = sum(a + b * h * w * scales.channels_at(s) ** 2
+                  for s, (h, w) in enumerate(sizes)) * ITERATIONS_PER_SCALE
+      out[f"extrapolated_hours_{impl}_{precision}"] = total / 3600.0
+  return out
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,80 @@
+"""Normalisation layers shared by the model families."""
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+
+@keras.saving.register_keras_serializable(package="tfsingan")
+class PerExampleBatchNorm(layers.Layer):
+  """torch.nn.BatchNorm2d with the training statistics of each example kept apart.
+
+  With batch size 1 (SinGAN's only case in the paper) this is BatchNorm2d exactly:
+  normalise over H x W with the biased variance, update the running averages with
+  momentum 0.1 and the unbiased variance, use the running averages at inference.
+  With B > 1 every example is normalised with its own statistics and the running
+  averages are updated as if the examples had come one after another. This lets
+  independent passes of one network (the critic on real and on fake images, the
+  generator on random and reconstruction noise) run as one batched pass, with the
+  same results as separate passes: fewer, larger kernels at small scales.
+  Statistics are computed in float32 under mixed precision.
+
+  Args:
+    momentum: weight of a new example in the running averages (PyTorch: 0.1).
+    epsilon: added to the variance.
+    gamma_stddev: gamma is initialised N(1, gamma_stddev) (SinGAN: 0.02).
+    seed: initializer seed.
+  """
+
+  def __init__(self, momentum=0.1, epsilon=1e-5, gamma_stddev=0.02, seed=None, **kwargs):
+    super().__init__(**kwargs)
+    self.momentum = momentum
+    self.epsilon = epsilon
+    self.gamma_stddev = gamma_stddev
+    self.seed = seed
+
+  def build(self, input_shape):
+    channels = input_shape[-1]
+    gamma_init = (keras.initializers.RandomNormal(1.0, self.gamma_stddev, seed=self.seed)
+                  if self.gamma_stddev else "ones")
+    self.gamma = self.add_weight(shape=(channels,), initializer=gamma_init, name="gamma",
+                                 dtype="float32", autocast=False)
+    self.beta = self.add_weight(shape=(channels,), initializer="zeros", name="beta",
+                                dtype="float32", autocast=False)
+    self.moving_mean = self.add_weight(shape=(channels,), initializer="zeros",
+                                       name="moving_mean", trainable=False, dtype="float32",
+                                       autocast=False)
+    self.moving_variance = self.add_weight(shape=(channels,), initializer="ones",
+                                           name="moving_variance", trainable=False,
+                                           dtype="float32", autocast=False)
+
+  def call(self, x, training=False):
+    x32 = tf.cast(x, tf.float32)
+    if training:
+      mean, variance = tf.nn.moments(x32, axes=[1, 2], keepdims=True)
+      self._update_running(mean[:, 0, 0, :], variance[:, 0, 0, :], tf.shape(x32))
+    else:
+      mean, variance = self.moving_mean, self.moving_variance
+    scale = tf.math.rsqrt(variance + self.epsilon) * self.gamma
+    y = (x32 - mean) * scale + self.beta
+    return tf.cast(y, self.compute_dtype)
+
+  def _update_running(self, means, variances, shape):
+    count = tf.cast(shape[1] * shape[2], tf.float32)
+    unbiased = variances * count / tf.maximum(count - 1.0, 1.0)
+    batch = tf.shape(means)[0]
+    keep = 1.0 - self.momentum
+    # Example i of B is followed by B - 1 - i later updates.
+    later = tf.cast(batch - 1 - tf.range(batch), tf.float32)
+    weights = (self.momentum * tf.pow(keep, later))[:, None]
+    decay = tf.pow(keep, tf.cast(batch, tf.float32))
+    self.moving_mean.assign(decay * self.moving_mean + tf.reduce_sum(weights * means, 0))
+    self.moving_variance.assign(decay * self.moving_variance +
+                                tf.reduce_sum(weights * unbiased, 0))
+
+  def compute_output_shape(self, input_shape):
+    return input_shape
+
+  def get_config(self):
+    return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon,
+            "gamma_stddev": self.gamma_stddev, "seed": self.seed}
