@@ -96,7 +96,8 @@ class _RunState:
   def finished(self):
     return self.data["finished_scales"]
 
-  def finish_scale(self, noise_amp, channels):
+  def finish_scale(self, noise_amp, channels, seconds_per_iter):
+    self.data.setdefault("seconds_per_iter", []).append(float(seconds_per_iter))
     self.data["noise_amps"].append(float(noise_amp))
     self.data["channels"].append(int(channels))
     self.data["finished_scales"] += 1
@@ -154,14 +155,29 @@ def reconstruction_prev(generators, noise_amps, z_rec, sizes, n):
 
 
 class _CostModel:
-  """Overall ETA: a scale's iteration cost taken as proportional to H x W x width^2."""
+  """Overall ETA: seconds per iteration modelled as `a + b x H x W x width^2`.
 
-  def __init__(self, sizes, widths):
-    self.cost = [h * w * c * c for (h, w), c in zip(sizes, widths)]
+  `a` (fixed per-iteration overhead) and `b` are fitted to the scales timed so far;
+  with one timed scale, half its time is taken as overhead.
+  """
+
+  def __init__(self, sizes, widths, timed=None):
+    self.work = [h * w * c * c for (h, w), c in zip(sizes, widths)]
+    self.timed = dict(timed or {})  # scale -> seconds per iteration
 
   def remaining_seconds(self, n, seconds_per_iter, iters_left_here, iterations):
-    later = sum(self.cost[n + 1:]) / self.cost[n] * iterations
-    return seconds_per_iter * (iters_left_here + later)
+    points = [(self.work[s], t) for s, t in self.timed.items() if s != n]
+    points.append((self.work[n], seconds_per_iter))
+    xs, ys = zip(*points)
+    if len(set(xs)) >= 2:
+      mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+      b = max(0.0, sum((x - mx) * (y - my) for x, y in zip(xs, ys)) /
+              sum((x - mx) ** 2 for x in xs))
+      a = max(0.0, my - b * mx)
+    else:
+      a, b = seconds_per_iter / 2, seconds_per_iter / 2 / self.work[n]
+    later = sum(a + b * x for x in self.work[n + 1:]) * iterations
+    return seconds_per_iter * iters_left_here + later
 
 
 def run(config: SinGANConfig, workdir: str):
@@ -192,7 +208,7 @@ def run(config: SinGANConfig, workdir: str):
     critic_prev = critic
   noise_amps = list(state.data["noise_amps"])
   writer = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
-  cost = _CostModel(sizes, widths)
+  cost = _CostModel(sizes, widths, dict(enumerate(state.data.get("seconds_per_iter", []))))
   t_start = time.monotonic()
   for n in range(state.finished, num_scales):
     gen, critic = _train_scale(n, config, workdir, reals, sizes, widths, generators,
@@ -258,11 +274,13 @@ def _train_scale(n, config, workdir, reals, sizes, widths, generators, noise_amp
     if logs and (done % 10 == 0 or done == config.iterations):
       extra = f"rec {float(logs['rec_loss']):.4f} {extra}"
     progress.update(done, extra)
+  seconds_per_iter = (time.monotonic() - progress.t0) / max(1, config.iterations - start)
+  cost.timed[n] = seconds_per_iter
   folder = _scale_dir(workdir, n)
   checkpointing.save_weights(gen, os.path.join(folder, "generator.weights.h5"))
   checkpointing.save_weights(critic, os.path.join(folder, "critic.weights.h5"))
   noise_amps.append(noise_amp)
-  _RunState(workdir).finish_scale(noise_amp, widths[n])
+  _RunState(workdir).finish_scale(noise_amp, widths[n], seconds_per_iter)
   ckpt.clear()
   writer.flush()
   return gen, critic
