@@ -140,19 +140,23 @@ def _load_pickle(path):
   return table
 
 
+def _split_names(data_dir, img_dir, split):
+  """The image names of a split: `<split>_ids.csv` if present, else a hashed split."""
+  ids_csv = os.path.join(data_dir, f"{split}_ids.csv")
+  if split != "all" and os.path.exists(ids_csv):
+    return _read_ids_csv(ids_csv)
+  if split not in ("train", "test", "all"):
+    raise UserInputError(f"{data_dir}: split {split!r} has no {split}_ids.csv; "
+                         "expected train, test or all")
+  return [f for f in _list_images(img_dir) if _in_hashed_split(f, split)]
+
+
 def _index_format_a(data_dir, split, skips):
   table = _load_pickle(os.path.join(data_dir, PICKLE_NAME))
   img_dir = os.path.join(data_dir, "imgs")
   if not os.path.isdir(img_dir):
     img_dir = data_dir
-  ids_csv = os.path.join(data_dir, f"{split}_ids.csv")
-  if split != "all" and os.path.exists(ids_csv):
-    names = _read_ids_csv(ids_csv)
-  else:
-    if split not in ("train", "test", "all"):
-      raise UserInputError(f"{data_dir}: split {split!r} has no {split}_ids.csv; "
-                           "expected train, test or all")
-    names = [f for f in _list_images(img_dir) if _in_hashed_split(f, split)]
+  names = _split_names(data_dir, img_dir, split)
   paths, aus = [], []
   for name in names:
     path = os.path.join(img_dir, name)
@@ -215,14 +219,7 @@ def _index_format_b(data_dir, split, skips):
   img_dir = os.path.join(data_dir, "imgs")
   if not _list_images(img_dir):
     img_dir = data_dir
-  ids_csv = os.path.join(data_dir, f"{split}_ids.csv")
-  if split != "all" and os.path.exists(ids_csv):
-    names = _read_ids_csv(ids_csv)
-  else:
-    if split not in ("train", "test", "all"):
-      raise UserInputError(f"{data_dir}: split {split!r} has no {split}_ids.csv; "
-                           "expected train, test or all")
-    names = [f for f in _list_images(img_dir) if _in_hashed_split(f, split)]
+  names = _split_names(data_dir, img_dir, split)
   csv_dirs = [img_dir, data_dir] + [os.path.join(data_dir, d) for d in CSV_FOLDERS]
   paths, aus = [], []
   for name in names:
