@@ -124,7 +124,7 @@ class TrainedSinGAN:
       prev = self.reconstructions()[start_scale - 1]
     if prev is not None:
       prev = generate.upsample(tf.convert_to_tensor(prev, tf.float32), sizes[start_scale])
-    run = self._compiled_run(start_scale, tuple(sizes))
+    run = self.compiled_run(start_scale, tuple(sizes))
     out = []
     for first in range(0, num, batch_size):
       b = min(batch_size, num - first)
@@ -144,7 +144,8 @@ class TrainedSinGAN:
                          for n in range(start, self.num_scales)])
     return tuple(tf.concat(maps, axis=0) for maps in zip(*per_sample))
 
-  def _compiled_run(self, start, sizes):
+  def compiled_run(self, start, sizes):
+    """A cached tf.function `(noises, prev) -> image` running scales start.. at `sizes`."""
     key = (start, sizes)
     if key not in self._runs:
       self._runs[key] = self._make_run(start, sizes)
