@@ -74,15 +74,24 @@ def iteration_flops(size, channels, d_steps=3, g_steps=3):
 def _worker(spec):
   """Times one configuration; prints one JSON line."""
   import resource  # pylint: disable=import-outside-toplevel
-  if spec["kind"] == "torch":
-    from benchmarks import torch_singan_reference as ref  # pylint: disable=import-outside-toplevel
-    h, w = spec["image_hw"]
-    res = ref.time_iterations(h, w, spec["scale"], iters=spec["iters"], warmup=spec["warmup"])
-    res = {"seconds_per_iter": res["seconds_per_iter"], "first_call_s": None}
-  else:
-    res = _time_tf(spec)
+  res = _time_tf(spec)
   res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
   print("RESULT " + json.dumps(res), flush=True)
+
+
+# The PyTorch reference defines absl flags of its own: time it in a process that
+# imports only it.
+_TORCH_WORKER = """
+import json, resource, sys
+from benchmarks import torch_singan_reference as ref
+spec = json.loads(sys.argv[1])
+h, w = spec["image_hw"]
+res = ref.time_iterations(h, w, spec["scale"], iters=spec["iters"], warmup=spec["warmup"])
+print("RESULT " + json.dumps({
+    "seconds_per_iter": res["seconds_per_iter"], "first_call_s": None,
+    "cpu_per_wall": res["cpu_per_wall"],
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
+"""
 
 
 def _time_tf(spec):
@@ -133,9 +142,11 @@ def _time_tf(spec):
 
 def _run_worker(spec):
   env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-  proc = subprocess.run([sys.executable, "-m", "benchmarks.singan_step",
-                         f"--worker={json.dumps(spec)}"], capture_output=True, text=True,
-                        env=env, check=False)
+  if spec["kind"] == "torch":
+    cmd = [sys.executable, "-c", _TORCH_WORKER, json.dumps(spec)]
+  else:
+    cmd = [sys.executable, "-m", "benchmarks.singan_step", f"--worker={json.dumps(spec)}"]
+  proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
   for line in proc.stdout.splitlines():
     if line.startswith("RESULT "):
       return json.loads(line[len("RESULT "):])
