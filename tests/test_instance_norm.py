@@ -1,0 +1,70 @@
+"""Tests of the moments-based instance normalization layer (Ulyanov et al., 2016)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfsingan.common.instance_norm import InstanceNormalization
+
+
+@pytest.fixture
+def float32_policy():
+  yield
+  keras.mixed_precision.set_global_policy("float32")
+
+
+def _random_affine(layer, channels, rng):
+  layer.gamma.assign(rng.uniform(0.5, 1.5, channels).astype(np.float32))
+  layer.beta.assign(rng.normal(0.0, 0.5, channels).astype(np.float32))
+
+
+def test_matches_group_normalization_with_one_group_per_channel():
+  rng = np.random.default_rng(0)
+  x = (rng.normal(2.0, 3.0, (2, 9, 7, 5))).astype(np.float32)
+  ours = InstanceNormalization()
+  ref = keras.layers.GroupNormalization(groups=-1, epsilon=1e-5)
+  ours.build(x.shape)
+  ref.build(x.shape)
+  _random_affine(ours, 5, rng)
+  ref.set_weights(ours.get_weights())
+  np.testing.assert_allclose(ours(x).numpy(), ref(x).numpy(), atol=2e-5)
+
+
+def test_normalizes_each_example_and_channel():
+  x = np.random.default_rng(1).normal(5.0, 4.0, (3, 8, 8, 4)).astype(np.float32)
+  y = InstanceNormalization(center=False, scale=False)(x).numpy()
+  np.testing.assert_allclose(y.mean(axis=(1, 2)), 0.0, atol=1e-5)
+  np.testing.assert_allclose(y.std(axis=(1, 2)), 1.0, atol=1e-3)
+  # A hand-computed value: one example, one channel.
+  ref = (x[1, :, :, 2] - x[1, :, :, 2].mean()) / np.sqrt(x[1, :, :, 2].var() + 1e-5)
+  np.testing.assert_allclose(y[1, :, :, 2], ref, atol=1e-5)
+
+
+def test_statistics_in_float32_under_float16(float32_policy):
+  keras.mixed_precision.set_global_policy("mixed_float16")
+  # Sum of squares of 64x64 values of ~300 overflows float16 (max 65504).
+  x = np.random.default_rng(2).normal(300.0, 50.0, (1, 64, 64, 2)).astype(np.float32)
+  layer = InstanceNormalization()
+  y = layer(tf.cast(x, tf.float16))
+  assert y.dtype == tf.float16
+  y = y.numpy().astype(np.float32)
+  assert np.all(np.isfinite(y))
+  ref = (x - x.mean(axis=(1, 2), keepdims=True)) / x.std(axis=(1, 2), keepdims=True)
+  np.testing.assert_allclose(y, ref, atol=0.05)
+
+
+def test_config_round_trip_and_keras_serialization():
+  layer = InstanceNormalization(epsilon=1e-3, center=False, gamma_initializer="zeros",
+                                name="norm")
+  config = layer.get_config()
+  for key in ("epsilon", "center", "scale", "beta_initializer", "gamma_initializer"):
+    assert key in config
+  clone = InstanceNormalization.from_config(config)
+  assert clone.epsilon == 1e-3 and not clone.center and clone.scale
+  restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+  assert isinstance(restored, InstanceNormalization)
+  assert restored.get_config() == config
+  restored.build((1, 4, 4, 3))
+  assert restored.beta is None
+  np.testing.assert_array_equal(restored.gamma.numpy(), 0.0)

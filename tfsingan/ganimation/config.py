@@ -1,0 +1,102 @@
+"""Options of GANimation training (Pumarola et al., ECCV 2018); defaults are the paper's.
+
+Loss reductions behind the weights (see `tfsingan.ganimation.losses`):
+  adversarial  mean over patches and batch, weight 1 (the public code's lambda_D_prob);
+  lambda_gp    mean over the batch of (||grad||_2 per example - 1)^2;
+  lambda_au    squared error averaged over batch and the 17 AUs. The public code
+               uses 4000 * MSE / batch = 160 * MSE at its batch of 25; 160 keeps that
+               strength at every batch size;
+  lambda_cyc   L1 averaged over pixels, channels and batch;
+  lambda_mask  mean of the attention mask, once for the forward and once for the
+               cycle mask;
+  lambda_tv    total variation summed over each mask and averaged over the batch
+               (again for both masks). The public code sums over the batch too, with
+               1e-5 at batch 25: 2.5e-4 per example keeps that strength.
+"""
+
+import dataclasses
+
+from tfsingan.config import field
+from tfsingan.errors import UserInputError
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+STRATEGIES = ("default", "mirrored")
+
+
+@dataclasses.dataclass(frozen=True)
+class GANimationConfig:
+  """GANimation training options (one absl flag each)."""
+
+  data_dir: str = field("", help="Dataset folder: imgs/, aus_openface.pkl, train_ids.csv, "
+                        "test_ids.csv (the original GANimation format).")
+  image_size: int = field(128, help="Height and width of the face crops the model sees.")
+  batch_size: int = field(25, help="Global batch size (split over devices by --strategy).")
+  epochs: int = field(30, help="Training epochs; the last --decay_epochs decay the "
+                      "learning rate linearly to 0.")
+  decay_epochs: int = field(10, help="Epochs at the end over which the learning rate "
+                            "falls linearly to 0.")
+  iterations: int = field(0, help="Critic iterations in total; 0 = --epochs x batches per "
+                          "epoch. The decay then covers the last decay_epochs/epochs of them.")
+  learning_rate: float = field(1e-4, help="Adam learning rate of both networks.")
+  beta1: float = field(0.5, help="Adam beta1.")
+  beta2: float = field(0.999, help="Adam beta2.")
+  lambda_gp: float = field(10.0, help="Gradient penalty weight.")
+  lambda_au: float = field(160.0, help="AU regression weight (per-element mean squared "
+                           "error; 160 = the public code's 4000/batch at batch 25).")
+  lambda_cyc: float = field(10.0, help="Cycle (L1, mean) weight.")
+  lambda_mask: float = field(0.1, help="Weight of the mean attention of each mask.")
+  lambda_tv: float = field(2.5e-4, help="Weight of each mask's total variation (summed over "
+                           "pixels, mean over the batch).")
+  critic_steps: int = field(5, help="Critic updates per generator update.")
+  target_noise: float = field(0.1, help="Uniform noise added to the target AUs.")
+  flip: bool = field(True, help="Random horizontal flips of the training faces.")
+  conv_dim: int = field(64, help="Channels of the first convolution of both networks.")
+  repeat_num: int = field(6, help="Residual blocks in the generator.")
+  critic_layers: int = field(6, help="Stride-2 convolutions of the critic "
+                             "(image_size must be a multiple of 2**critic_layers).")
+  precision: str = field("float32", help="Numerics of training.", choices=PRECISIONS)
+  strategy: str = field("default", help="'mirrored' splits each batch over all local "
+                        "devices (tf.distribute.MirroredStrategy).", choices=STRATEGIES)
+  save_memory: bool = field(True, help="Run the generator's forward pass again for its "
+                            "update instead of keeping it from the critic step: about 1.2 GB "
+                            "less at 128 px / batch 25, one more forward pass per generator "
+                            "update.")
+  jit_compile: bool = field(False, help="Compile the training step with XLA (measured slower "
+                            "on CPU; see benchmarks/ganimation_step.py).")
+  seed: int = field(0, help="Random seed (weights, data order, noise).")
+  deterministic: bool = field(False, help="Deterministic ops and data order (slower).")
+  log_every: int = field(100, help="Iterations between logged scalars.")
+  image_every: int = field(1000, help="Iterations between TensorBoard image summaries.")
+  checkpoint_every: int = field(1000, help="Iterations between checkpoints.")
+  num_samples: int = field(4, help="Faces shown in the TensorBoard image summaries.")
+
+  def __post_init__(self):
+    def positive(name):
+      if getattr(self, name) <= 0:
+        raise UserInputError(f"--{name}={getattr(self, name)}: must be a positive number")
+
+    def non_negative(name):
+      if getattr(self, name) < 0:
+        raise UserInputError(f"--{name}={getattr(self, name)}: must be >= 0")
+
+    for name in ("image_size", "batch_size", "epochs", "learning_rate", "critic_steps",
+                 "conv_dim", "critic_layers", "log_every", "image_every",
+                 "checkpoint_every", "num_samples"):
+      positive(name)
+    for name in ("decay_epochs", "iterations", "lambda_gp", "lambda_au", "lambda_cyc",
+                 "lambda_mask", "lambda_tv", "target_noise", "repeat_num"):
+      non_negative(name)
+    if self.decay_epochs > self.epochs:
+      raise UserInputError(f"--decay_epochs={self.decay_epochs}: cannot exceed "
+                           f"--epochs={self.epochs}")
+    for name in ("beta1", "beta2"):
+      if not 0.0 <= getattr(self, name) < 1.0:
+        raise UserInputError(f"--{name}={getattr(self, name)}: expected a value in [0, 1)")
+    factor = 2 ** self.critic_layers
+    if self.image_size % factor:
+      raise UserInputError(
+          f"--image_size={self.image_size}: must be a multiple of 2**critic_layers = {factor}")
+    if self.precision not in PRECISIONS:
+      raise UserInputError(f"--precision={self.precision}: expected one of {PRECISIONS}")
+    if self.strategy not in STRATEGIES:
+      raise UserInputError(f"--strategy={self.strategy}: expected one of {STRATEGIES}")

@@ -1,0 +1,88 @@
+"""Runs a trained GANimation generator (Pumarola et al., ECCV 2018) on one face.
+
+Needs only the run directory (config.json + checkpoints/); never builds the critic
+or the optimizers.
+"""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfsingan import config as config_lib
+from tfsingan.errors import UserInputError
+from tfsingan.ganimation import aus as aus_lib
+from tfsingan.ganimation import networks
+from tfsingan.ganimation.config import GANimationConfig
+
+CONFIG_NAME = "config.json"
+CHECKPOINT_DIR = "checkpoints"
+GENERATOR_WEIGHTS = "generator.weights.h5"
+
+
+def load_generator(workdir):
+  """Rebuilds the generator of a training run (float32) with its latest weights.
+
+  Returns:
+    (generator, config): a built `GANimationGenerator` and the run's
+    `GANimationConfig`. Raises UserInputError when `workdir` holds no run.
+  """
+  config_path = os.path.join(workdir or "", CONFIG_NAME)
+  if not os.path.isfile(config_path):
+    raise UserInputError(f"--workdir: {workdir!r} holds no GANimation run (no {CONFIG_NAME}); "
+                         "expected the --workdir of `python -m tfsingan.train --model=ganimation`")
+  with open(config_path, "r", encoding="utf-8") as f:
+    try:
+      config = config_lib.from_json(GANimationConfig, f.read())
+    except (ValueError, TypeError) as e:
+      raise UserInputError(f"{config_path}: not a GANimation config ({e})") from None
+  # Float32 whatever the training precision: the variables are float32 either way
+  # and inference (and export) wants float32 numerics.
+  generator = networks.build_generator(config.image_size, config.conv_dim, config.repeat_num,
+                                       dtype="float32")
+  latest = tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINT_DIR))
+  weights = os.path.join(workdir, GENERATOR_WEIGHTS)
+  if latest:
+    tf.train.Checkpoint(generator=generator).restore(latest).expect_partial() \
+        .assert_existing_objects_matched()
+  elif os.path.isfile(weights):
+    generator.load_weights(weights)
+  else:
+    raise UserInputError(f"--workdir: {workdir} has no checkpoint yet; train first")
+  return generator, config
+
+
+def edit(generator, image01, target_aus):
+  """Moves the face in `image01` to the expression `target_aus`.
+
+  Args:
+    generator: a `GANimationGenerator` (e.g. from `load_generator`).
+    image01: (H, W, 3) float RGB in [0, 1] at the model's size (H, W multiples of 4).
+    target_aus: (17,) AU intensities in [0, 1] (OpenFace's 0..5 divided by 5).
+
+  Returns:
+    (image01, attention, colour): the edited face (H, W, 3) in [0, 1]; the
+    attention mask (H, W) in [0, 1] (1 = pixel kept from the input); the colour
+    mask (H, W, 3) in [0, 1]. float32 numpy arrays.
+  """
+  image01 = np.asarray(image01, np.float32)
+  if image01.ndim != 3 or image01.shape[2] != 3:
+    raise UserInputError(f"image: shape {image01.shape}; expected (height, width, 3) RGB")
+  if image01.shape[0] % 4 or image01.shape[1] % 4:
+    raise UserInputError(f"image: size {image01.shape[1]}x{image01.shape[0]}; expected "
+                         "multiples of 4 (resize the face crop to the model size)")
+  if not np.all(np.isfinite(image01)):
+    raise UserInputError("image: contains NaN or infinite values")
+  target = np.asarray(target_aus, np.float32)
+  if target.shape != (aus_lib.NUM_AUS,):
+    raise UserInputError(f"target AUs: shape {target.shape}; expected ({aus_lib.NUM_AUS},)")
+  if not np.all(np.isfinite(target)) or target.min() < 0.0 or target.max() > 1.0:
+    raise UserInputError("target AUs: expected finite intensities in [0, 1]")
+  x = tf.constant(image01[None] * 2.0 - 1.0)
+  aus_map = aus_lib.tile_aus(tf.constant(target[None]), image01.shape[0], image01.shape[1])
+  out, attention, colour = generator((x, aus_map))
+  out = np.clip((keras.ops.convert_to_numpy(out)[0] + 1.0) / 2.0, 0.0, 1.0)
+  attention = keras.ops.convert_to_numpy(attention)[0, :, :, 0]
+  colour = (keras.ops.convert_to_numpy(colour)[0] + 1.0) / 2.0
+  return out.astype(np.float32), attention.astype(np.float32), colour.astype(np.float32)

@@ -1,0 +1,298 @@
+"""Trains GANimation (Pumarola et al., ECCV 2018): `run(config, workdir)`, resumable.
+
+The run directory holds:
+  config.json             the resolved options (written before training starts);
+  checkpoints/            tf.train.Checkpoint of G, D, both optimizers and the
+                          iteration counter (the latest two are kept);
+  tb/                     TensorBoard scalars and input / attention / colour / output images;
+  generator.weights.h5    the final generator weights (Keras format) once finished.
+Re-running the same command resumes from the latest checkpoint; a finished run
+is not retrained.
+"""
+
+import dataclasses
+import json
+import os
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfsingan import config as config_lib
+from tfsingan.common import image_io
+from tfsingan.errors import UserInputError
+from tfsingan.ganimation import data as data_lib
+from tfsingan.ganimation import model as model_lib
+from tfsingan.ganimation import networks
+from tfsingan.ganimation.config import GANimationConfig
+
+from tfsingan.ganimation.inference import CHECKPOINT_DIR
+from tfsingan.ganimation.inference import CONFIG_NAME
+from tfsingan.ganimation.inference import GENERATOR_WEIGHTS
+
+# Changing these makes the checkpoint unusable: refuse rather than fail in restore.
+ARCHITECTURE_FIELDS = ("image_size", "conv_dim", "repeat_num", "critic_layers")
+
+
+def _notice(message):
+  print(f"notice: {message}", flush=True)
+
+
+# ------------------------------------------------------------------ setup
+def make_strategy(name):
+  """The tf.distribute strategy of --strategy ('mirrored' = every local GPU, else
+  every logical CPU device)."""
+  if name == "default":
+    return tf.distribute.get_strategy()
+  devices = [d.name for d in tf.config.list_logical_devices("GPU")]
+  if not devices:
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+  cross_ops = None
+  if not tf.config.list_logical_devices("GPU"):
+    # NCCL needs GPUs; on CPU devices reduce through the first one.
+    cross_ops = tf.distribute.ReductionToOneDevice(reduce_to_device=devices[0])
+  return tf.distribute.MirroredStrategy(devices=devices, cross_device_ops=cross_ops)
+
+
+def schedule(config, num_train):
+  """(total critic iterations, iterations in the final learning-rate decay)."""
+  per_epoch = num_train // config.batch_size
+  if config.iterations:
+    total = config.iterations
+  else:
+    if per_epoch == 0:
+      raise UserInputError(
+          f"--batch_size={config.batch_size} is larger than the {num_train} training images "
+          f"in {config.data_dir}; lower --batch_size")
+    total = config.epochs * per_epoch
+  decay = int(round(total * config.decay_epochs / config.epochs))
+  return total, decay
+
+
+def build(config, total, decay, strategy=None):
+  """Networks, optimizers and the GANimationModel for `config` (under `strategy`)."""
+  strategy = strategy or tf.distribute.get_strategy()
+  loss_scale = config.precision == "mixed_float16"
+  with strategy.scope():
+    generator, critic = networks.build_networks(
+        config.image_size, config.conv_dim, config.repeat_num, config.critic_layers)
+    model = model_lib.GANimationModel(
+        generator, critic, lambda_gp=config.lambda_gp, lambda_au=config.lambda_au,
+        lambda_cyc=config.lambda_cyc, lambda_mask=config.lambda_mask,
+        lambda_tv=config.lambda_tv, critic_steps=config.critic_steps,
+        save_memory=config.save_memory)
+    # The generator steps once every critic_steps iterations: its schedule counts
+    # its own steps.
+    d_opt = model_lib.make_optimizer(config.learning_rate, config.beta1, config.beta2,
+                                     total_steps=total, decay_steps=decay,
+                                     loss_scale=loss_scale, name="d_adam")
+    g_opt = model_lib.make_optimizer(config.learning_rate, config.beta1, config.beta2,
+                                     total_steps=total // config.critic_steps,
+                                     decay_steps=decay // config.critic_steps,
+                                     loss_scale=loss_scale, name="g_adam")
+    model.compile(d_optimizer=d_opt, g_optimizer=g_opt, jit_compile=config.jit_compile)
+  return model
+
+
+def _check_previous_config(workdir, config):
+  path = os.path.join(workdir, CONFIG_NAME)
+  if not os.path.exists(path):
+    return
+  try:
+    with open(path, "r", encoding="utf-8") as f:
+      previous = json.load(f)
+  except (OSError, ValueError) as e:
+    raise UserInputError(f"{path}: unreadable ({e}); remove it or use a new --workdir") from None
+  current = dataclasses.asdict(config)
+  for name in ARCHITECTURE_FIELDS:
+    if name in previous and previous[name] != current[name]:
+      raise UserInputError(
+          f"--{name}={current[name]} differs from the run in {workdir} "
+          f"({name}={previous[name]}); use a new --workdir or the same value")
+  changed = sorted(k for k in current if k in previous and previous[k] != current[k])
+  if changed:
+    _notice(f"{workdir}: options changed since the last run: {', '.join(changed)}")
+
+
+class Progress:
+  """One-line progress bar with ETA (a plain line per update when not on a terminal)."""
+
+  def __init__(self, start, total, stream=None):
+    self.start, self.total = start, total
+    self.stream = stream or sys.stdout
+    self.t0 = time.time()
+    self.first = None  # (iteration, time) of the first update: excludes tracing
+    self.tty = hasattr(stream, "isatty") and stream.isatty()
+
+  def update(self, iteration, logs):
+    now = time.time()
+    if self.first is None:
+      self.first = (iteration, now)
+      rate = now - self.t0
+    elif iteration > self.first[0]:
+      rate = (now - self.first[1]) / (iteration - self.first[0])
+    else:
+      rate = 0.0
+    eta = rate * (self.total - iteration)
+    frac = iteration / self.total
+    width = 24
+    filled = int(width * frac)
+    bar = "=" * filled + (">" if filled < width else "") + "." * (width - filled - 1)
+    keys = ("d_loss", "g_loss", "gp", "d_au", "g_au", "rec_loss", "mask_mean")
+    text = " ".join(f"{k}={logs[k]:.4g}" for k in keys if k in logs)
+    line = (f"[{bar}] {iteration}/{self.total} {100 * frac:3.0f}% "
+            f"{rate:.2f}s/it ETA {_hms(eta)} {text}")
+    if self.tty:
+      self.stream.write("\r" + line[:160].ljust(160))
+    else:
+      self.stream.write(line + "\n")
+    self.stream.flush()
+
+  def close(self):
+    if self.tty:
+      self.stream.write("\n")
+      self.stream.flush()
+
+
+def _hms(seconds):
+  seconds = int(seconds)
+  return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _sample_batch(config):
+  """A fixed batch for the image summaries: the test split if any, else train."""
+  for split in ("test", "train"):
+    try:
+      ds = data_lib.make_dataset(config.data_dir, split=split, image_size=config.image_size,
+                                 batch_size=config.num_samples, shuffle=False, flip=False,
+                                 target_noise=0.0, deterministic=True, seed=config.seed,
+                                 repeat=True, cache=False)
+      return next(iter(ds))
+    except UserInputError:
+      continue
+  return None
+
+
+def _write_images(writer, generator, batch, step):
+  out, attention, colour = generator((batch["image"], batch["target_aus_map"]))
+  with writer.as_default(step=step):
+    tf.summary.image("input", (batch["image"] + 1.0) / 2.0, max_outputs=8)
+    tf.summary.image("output", tf.clip_by_value((out + 1.0) / 2.0, 0.0, 1.0), max_outputs=8)
+    tf.summary.image("attention", attention, max_outputs=8)
+    tf.summary.image("colour", (colour + 1.0) / 2.0, max_outputs=8)
+
+
+# ------------------------------------------------------------------- run
+def run(config: GANimationConfig, workdir):
+  """Trains (or resumes) the run in `workdir`; returns the last logged losses."""
+  if not config.data_dir:
+    raise UserInputError("--data_dir is required: the GANimation dataset folder (imgs/, "
+                         "aus_openface.pkl, train_ids.csv)")
+  # Bad data fails before the run directory is created.
+  paths, _ = data_lib.load_index(config.data_dir, "train")
+  os.makedirs(workdir, exist_ok=True)
+  _check_previous_config(workdir, config)
+  image_io.atomic_write_bytes(os.path.join(workdir, CONFIG_NAME),
+                              config_lib.to_json(config).encode("utf-8"))
+  previous_policy = keras.mixed_precision.global_policy()
+  keras.mixed_precision.set_global_policy(config.precision)
+  try:
+    return _train(config, workdir, len(paths))
+  finally:
+    keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _train(config, workdir, num_train):
+  keras.utils.set_random_seed(config.seed)
+  if config.deterministic:
+    tf.config.experimental.enable_op_determinism()
+  total, decay = schedule(config, num_train)
+  strategy = make_strategy(config.strategy)
+  replicas = strategy.num_replicas_in_sync
+  if config.batch_size % replicas:
+    raise UserInputError(f"--batch_size={config.batch_size}: must be a multiple of the "
+                         f"{replicas} devices of --strategy={config.strategy}")
+
+  model = build(config, total, decay, strategy)
+  iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
+  checkpoint = tf.train.Checkpoint(generator=model.generator, critic=model.critic,
+                                   g_optimizer=model.g_optimizer,
+                                   d_optimizer=model.d_optimizer, iteration=iteration)
+  # CheckpointManager writes the shards first and the `checkpoint` index last
+  # (atomically), so a run killed mid-save resumes from the previous one.
+  manager = tf.train.CheckpointManager(checkpoint, os.path.join(workdir, CHECKPOINT_DIR),
+                                       max_to_keep=2)
+  if manager.latest_checkpoint:
+    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    _notice(f"resuming {workdir} at iteration {int(iteration.numpy())} of {total}")
+  start = int(iteration.numpy())
+  weights_path = os.path.join(workdir, GENERATOR_WEIGHTS)
+  if start >= total:
+    _notice(f"{workdir} has finished its {total} iterations; nothing to do "
+            "(raise --epochs or --iterations to train further)")
+    if not os.path.exists(weights_path):
+      _save_generator(model.generator, weights_path)
+    return {}
+
+  # A resumed run draws fresh batches rather than replaying the first ones.
+  ds = data_lib.make_dataset(config.data_dir, split="train", image_size=config.image_size,
+                             batch_size=config.batch_size, shuffle=True, flip=config.flip,
+                             target_noise=config.target_noise,
+                             deterministic=config.deterministic, seed=config.seed + start,
+                             repeat=True)
+  if replicas > 1:
+    ds = strategy.experimental_distribute_dataset(ds)
+  batches = iter(ds)
+  critic_fn = model.make_iteration_function(False, strategy)
+  full_fn = model.make_iteration_function(True, strategy)
+  samples = _sample_batch(config)
+  writer = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
+  progress = Progress(start, total)
+  print(f"GANimation: {num_train} training faces, {total} iterations "
+        f"(generator every {config.critic_steps}), {config.precision}, "
+        f"{replicas} replica(s) -> {workdir}", flush=True)
+
+  logs, last = {}, {}
+  it = start
+  try:
+    while it < total:
+      train_g = (it + 1) % config.critic_steps == 0
+      step_logs = (full_fn if train_g else critic_fn)(next(batches))
+      logs.update(step_logs)
+      it += 1
+      if it % config.log_every == 0 or it == total or it == start + 1:
+        last = {k: float(v) for k, v in logs.items()}
+        if not all(np.isfinite(v) for v in last.values()):
+          bad = ", ".join(f"{k}={v}" for k, v in last.items() if not np.isfinite(v))
+          raise UserInputError(f"training diverged at iteration {it} ({bad}); resume from "
+                               "the last checkpoint with a lower --learning_rate, or use "
+                               "--precision=float32")
+        with writer.as_default(step=it):
+          for k, v in last.items():
+            tf.summary.scalar(f"losses/{k}", v)
+          tf.summary.scalar("lr/critic", float(model.d_optimizer.learning_rate))
+          tf.summary.scalar("lr/generator", float(model.g_optimizer.learning_rate))
+        progress.update(it, last)
+      if samples is not None and (it % config.image_every == 0 or it == total):
+        _write_images(writer, model.generator, samples, it)
+      if it % config.checkpoint_every == 0 or it == total:
+        iteration.assign(it)
+        manager.save(checkpoint_number=it)
+  except KeyboardInterrupt:
+    iteration.assign(it)
+    manager.save(checkpoint_number=it)
+    progress.close()
+    _notice(f"interrupted: saved iteration {it}; run the same command to resume")
+    raise
+  progress.close()
+  writer.flush()
+  _save_generator(model.generator, weights_path)
+  return last
+
+
+def _save_generator(generator, path):
+  tmp = os.path.join(os.path.dirname(path), ".tmp-" + os.path.basename(path))
+  generator.save_weights(tmp)
+  os.replace(tmp, path)
