@@ -1,4 +1,10 @@
-"""Test configuration: keep TF quiet and single-threaded enough for 2-core CI."""
+"""Test configuration: slow tests are opt-in (--runslow).
+
+The command-line modules (tfsingan.train, sample, evaluate, animate, ...) define
+absl flags when imported, several with the same names (--workdir, --out), so one
+test process may import at most one of them: tests run the others as subprocesses,
+and testable logic lives in library modules.
+"""
 
 import os
 

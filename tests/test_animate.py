@@ -107,14 +107,13 @@ def test_no_face_is_a_user_error():
 
 
 def test_plan_edits():
-  from tfsingan import animate  # pylint: disable=import-outside-toplevel
-  edits, seq = animate.plan_edits(emotion=["happy", "sad"])
+  edits, seq = aus_lib.plan_edits(emotion=["happy", "sad"])
   assert seq is None and [e[0] for e in edits] == ["happy", "sad"]
   np.testing.assert_array_equal(edits[0][2], aus_lib.emotion_aus("happy"))
-  edits, _ = animate.plan_edits(sweep="au12", source_aus="AU06:0.5")
+  edits, _ = aus_lib.plan_edits(sweep="au12", source_aus="AU06:0.5")
   assert [e[0] for e in edits] == ["AU12_0.00", "AU12_0.33", "AU12_0.66", "AU12_1.00"]
   assert all(e[2][aus_lib.au_index("AU06")] == 0.5 for e in edits)
-  edits, seq = animate.plan_edits(aus="AU12:1", interpolate=3, source_aus="AU04:0.8")
+  edits, seq = aus_lib.plan_edits(aus="AU12:1", interpolate=3, source_aus="AU04:0.8")
   assert seq == "aus" and len(edits) == 3
   i12, i04 = aus_lib.au_index("AU12"), aus_lib.au_index("AU04")
   np.testing.assert_allclose([e[2][i12] for e in edits], [0.0, 0.5, 1.0])
@@ -123,7 +122,7 @@ def test_plan_edits():
                  dict(aus="AU99:1"), dict(emotion=["happy", "sad"], interpolate=4),
                  dict(sweep="AU12", interpolate=4), dict(emotion=["happy"], interpolate=1)):
     with pytest.raises(UserInputError):
-      animate.plan_edits(**kwargs)
+      aus_lib.plan_edits(**kwargs)
 
 
 # ------------------------------------------------------------------ CLI

@@ -38,7 +38,6 @@ import os
 
 from absl import app
 from absl import flags
-import numpy as np
 
 from tfsingan import flags as flag_lib
 from tfsingan.common import image_io
@@ -47,7 +46,6 @@ from tfsingan.errors import exit_on_user_error
 from tfsingan.ganimation import aus as aus_lib
 from tfsingan.ganimation import faces
 
-SWEEP = (0.0, 0.33, 0.66, 1.0)
 
 flags.DEFINE_string("workdir", None, "Run directory of a trained GANimation.")
 flags.DEFINE_string("image", None, "The photo (PNG/JPEG) whose face is edited.")
@@ -69,44 +67,6 @@ FLAGS = flags.FLAGS
 
 def _notice(message):
   print(f"notice: {message}", flush=True)
-
-
-def plan_edits(*, emotion=None, aus=None, sweep=None, interpolate=0, source_aus=""):
-  """The edits the flags ask for: a list of (name, label, (17,) target AUs), and
-  the name of the interpolation they form (None without --interpolate)."""
-  chosen = [n for n, v in (("--emotion", emotion), ("--aus", aus), ("--sweep", sweep)) if v]
-  if len(chosen) != 1:
-    raise UserInputError("expected exactly one of --emotion, --aus, --sweep"
-                         + (f"; got {' and '.join(chosen)}" if chosen else ""))
-  source = aus_lib.parse_aus(source_aus, what="--source_aus")
-  if interpolate and interpolate < 2:
-    raise UserInputError(f"--interpolate={interpolate}: expected a number of frames >= 2")
-  if emotion:
-    names = [e.strip().lower() for e in emotion if e.strip()]
-    if names == ["all"]:
-      names = sorted(aus_lib.EMOTIONS)
-    targets = [(n, n, aus_lib.emotion_aus(n)) for n in names]
-  elif aus:
-    targets = [("aus", aus_lib.format_aus(aus_lib.parse_aus(aus)), aus_lib.parse_aus(aus))]
-  else:
-    index = aus_lib.au_index(sweep)
-    name = aus_lib.AU_NAMES[index]
-    targets = []
-    for v in SWEEP:
-      target = source.copy()
-      target[index] = v
-      targets.append((f"{name}_{v:.2f}", f"{name} {v:.2f}", target))
-  if not interpolate:
-    return targets, None
-  if len(targets) != 1:
-    raise UserInputError("--interpolate: expected one target (one --emotion, or --aus)")
-  name, _, target = targets[0]
-  frames = []
-  for i in range(interpolate):
-    alpha = i / (interpolate - 1)
-    frames.append((f"frame_{i:03d}", f"{name} {alpha:.2f}",
-                   (alpha * target + (1.0 - alpha) * source).astype(np.float32)))
-  return frames, name
 
 
 def find_box(photo, box_spec, margin, what):
@@ -160,7 +120,7 @@ def main(argv):
   workdir = flag_lib.require(FLAGS.workdir, "workdir", "a trained GANimation run directory")
   image_path = flag_lib.require(FLAGS.image, "image", "the photo to animate")
   out = flag_lib.require(FLAGS.out, "out", "the output folder")
-  edits, sequence = plan_edits(emotion=FLAGS.emotion, aus=FLAGS.aus, sweep=FLAGS.sweep,
+  edits, sequence = aus_lib.plan_edits(emotion=FLAGS.emotion, aus=FLAGS.aus, sweep=FLAGS.sweep,
                                interpolate=FLAGS.interpolate, source_aus=FLAGS.source_aus)
   if not FLAGS.source_aus and (sequence or FLAGS.sweep):
     _notice("source AUs: all zeros (a neutral face); pass --source_aus if the photo "

@@ -144,3 +144,45 @@ def tile_aus(aus, height, width):
     raise ValueError(f"tile_aus expects (17,) or (batch, 17) AUs, got shape {aus.shape}")
   out.set_shape([d if isinstance(d, int) else None for d in static])
   return out
+
+
+# Intensities of a single-AU sweep (figure 5.4 of the thesis).
+SWEEP = (0.0, 0.33, 0.66, 1.0)
+
+
+def plan_edits(*, emotion=None, aus=None, sweep=None, interpolate=0, source_aus=""):
+  """The edits the flags ask for: a list of (name, label, (17,) target AUs), and
+  the name of the interpolation they form (None without --interpolate)."""
+  chosen = [n for n, v in (("--emotion", emotion), ("--aus", aus), ("--sweep", sweep)) if v]
+  if len(chosen) != 1:
+    raise UserInputError("expected exactly one of --emotion, --aus, --sweep"
+                         + (f"; got {' and '.join(chosen)}" if chosen else ""))
+  source = parse_aus(source_aus, what="--source_aus")
+  if interpolate and interpolate < 2:
+    raise UserInputError(f"--interpolate={interpolate}: expected a number of frames >= 2")
+  if emotion:
+    names = [e.strip().lower() for e in emotion if e.strip()]
+    if names == ["all"]:
+      names = sorted(EMOTIONS)
+    targets = [(n, n, emotion_aus(n)) for n in names]
+  elif aus:
+    targets = [("aus", format_aus(parse_aus(aus)), parse_aus(aus))]
+  else:
+    index = au_index(sweep)
+    name = AU_NAMES[index]
+    targets = []
+    for v in SWEEP:
+      target = source.copy()
+      target[index] = v
+      targets.append((f"{name}_{v:.2f}", f"{name} {v:.2f}", target))
+  if not interpolate:
+    return targets, None
+  if len(targets) != 1:
+    raise UserInputError("--interpolate: expected one target (one --emotion, or --aus)")
+  name, _, target = targets[0]
+  frames = []
+  for i in range(interpolate):
+    alpha = i / (interpolate - 1)
+    frames.append((f"frame_{i:03d}", f"{name} {alpha:.2f}",
+                   (alpha * target + (1.0 - alpha) * source).astype(np.float32)))
+  return frames, name
