@@ -120,8 +120,9 @@ def main(argv):
   workdir = flag_lib.require(FLAGS.workdir, "workdir", "a trained GANimation run directory")
   image_path = flag_lib.require(FLAGS.image, "image", "the photo to animate")
   out = flag_lib.require(FLAGS.out, "out", "the output folder")
-  edits, sequence = aus_lib.plan_edits(emotion=FLAGS.emotion, aus=FLAGS.aus, sweep=FLAGS.sweep,
-                               interpolate=FLAGS.interpolate, source_aus=FLAGS.source_aus)
+  edits, sequence = aus_lib.plan_edits(
+      emotion=FLAGS.emotion, aus=FLAGS.aus, sweep=FLAGS.sweep,
+      interpolate=FLAGS.interpolate, source_aus=FLAGS.source_aus)
   if not FLAGS.source_aus and (sequence or FLAGS.sweep):
     _notice("source AUs: all zeros (a neutral face); pass --source_aus if the photo "
             "shows an expression")
