@@ -19,6 +19,13 @@ def draw_noise(rng, batch, size, coarsest):
   return rng.normal([batch, h, w, 3])
 
 
+def reconstruction_noises(z_rec, sizes):
+  """The reconstruction path's noise: the fixed z* (H x W x 3) at the coarsest scale,
+  zeros at every finer one (paper, sec. 2.2)."""
+  return [tf.constant(z_rec[None], tf.float32)] + [
+      tf.zeros([1, h, w, 3]) for h, w in sizes[1:]]
+
+
 def upsample(images, size):
   """Bicubic resize (MATLAB kernel) of the previous scale's output to `size`."""
   return imresize(images, size, antialias=True)

@@ -80,14 +80,13 @@ class TrainedSinGAN:
   def reconstructions(self):
     """The reconstruction path's output at every scale (B=1, in [-1, 1])."""
     if self._rec is None:
+      noises = generate.reconstruction_noises(self.z_rec, self.sizes[:self.num_scales])
       x, out = None, []
       for n in range(self.num_scales):
         if n > 0:
           x = generate.upsample(x, self.sizes[n])
-        noise = (tf.constant(self.z_rec[None]) if n == 0 else
-                 tf.zeros([1, *self.sizes[n], 3]))
-        x = generate.run_scales(self.generators, self.noise_amps,
-                                {n: noise}, self.sizes, prev=x, start=n, stop=n + 1)
+        x = generate.run_scales(self.generators, self.noise_amps, noises, self.sizes,
+                                prev=x, start=n, stop=n + 1)
         out.append(x)
       self._rec = out
     return self._rec

@@ -140,17 +140,12 @@ def _load_or_make_z_rec(workdir, size, seed):
   return z
 
 
-def rec_noises(z_rec, sizes):
-  """Reconstruction noise per scale: z* at the coarsest, zeros elsewhere."""
-  return [tf.constant(z_rec[None])] + [
-      tf.zeros([1, h, w, 3]) for h, w in sizes[1:]]
-
-
 def reconstruction_prev(generators, noise_amps, z_rec, sizes, n):
   """The upsampled reconstruction entering scale n (zeros at n = 0), H x W x 3."""
   if n == 0:
     return np.zeros((*sizes[0], 3), np.float32)
-  rec = generate.run_scales(generators[:n], noise_amps, rec_noises(z_rec, sizes), sizes)
+  rec = generate.run_scales(generators[:n], noise_amps,
+                            generate.reconstruction_noises(z_rec, sizes[:n]), sizes)
   return generate.upsample(rec, sizes[n])[0].numpy()
 
 
