@@ -79,8 +79,8 @@ def _worker(spec):
   print("RESULT " + json.dumps(res), flush=True)
 
 
-# The PyTorch reference defines absl flags of its own: time it in a process that
-# imports only it.
+# The PyTorch reference runs in a process of its own too (clean memory peak, no
+# TensorFlow loaded beside torch).
 _TORCH_WORKER = """
 import json, resource, sys
 from benchmarks import torch_singan_reference as ref

@@ -389,13 +389,18 @@ def time_iterations(height, width, scale_index, iters=3, warmup=1, threads=None,
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("height", 250, "training image height (fitted into --max_size)")
-flags.DEFINE_integer("width", 250, "training image width")
-flags.DEFINE_list("scales", ["0", "5", "10"], "scale indices to time (0 = coarsest)")
-flags.DEFINE_integer("iters", 3, "timed iterations per scale")
-flags.DEFINE_integer("warmup", 1, "untimed iterations per scale before timing")
-flags.DEFINE_integer("threads", 0, "torch threads (0 = all cores)")
-flags.DEFINE_string("out", "", "optional JSON output path")
+
+
+def _define_flags():
+  # Only when run as a script: importing the module (benchmarks.singan_step, the
+  # tests) must not claim flag names such as --out for the whole process.
+  flags.DEFINE_integer("height", 250, "training image height (fitted into --max_size)")
+  flags.DEFINE_integer("width", 250, "training image width")
+  flags.DEFINE_list("scales", ["0", "5", "10"], "scale indices to time (0 = coarsest)")
+  flags.DEFINE_integer("iters", 3, "timed iterations per scale")
+  flags.DEFINE_integer("warmup", 1, "untimed iterations per scale before timing")
+  flags.DEFINE_integer("threads", 0, "torch threads (0 = all cores)")
+  flags.DEFINE_string("out", "", "optional JSON output path")
 
 
 def main(argv):
@@ -439,4 +444,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  _define_flags()
   app.run(exit_on_user_error(main), flags_parser=parse_flags_or_exit)

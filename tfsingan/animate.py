@@ -65,10 +65,6 @@ flags.DEFINE_float("fps", 8.0, "Frames per second of the --interpolate GIF.")
 FLAGS = flags.FLAGS
 
 
-def _notice(message):
-  print(f"notice: {message}", flush=True)
-
-
 def find_box(photo, box_spec, margin, what):
   """The crop to edit: --box as given, else the detected face grown by `margin`."""
   if box_spec:
@@ -124,7 +120,7 @@ def main(argv):
       emotion=FLAGS.emotion, aus=FLAGS.aus, sweep=FLAGS.sweep,
       interpolate=FLAGS.interpolate, source_aus=FLAGS.source_aus)
   if not FLAGS.source_aus and (sequence or FLAGS.sweep):
-    _notice("source AUs: all zeros (a neutral face); pass --source_aus if the photo "
+    image_io.notice("source AUs: all zeros (a neutral face); pass --source_aus if the photo "
             "shows an expression")
   if FLAGS.fps <= 0:
     raise UserInputError(f"--fps={FLAGS.fps}: expected a positive number")
@@ -134,7 +130,7 @@ def main(argv):
   photo = image_io.load_image(image_path, channels=3, what="--image")
   box, how = find_box(photo, FLAGS.box, FLAGS.margin, image_path)
   if how == "detected":
-    _notice(f"face crop --box={','.join(str(v) for v in box)} (detected; pass --box to "
+    image_io.notice(f"face crop --box={','.join(str(v) for v in box)} (detected; pass --box to "
             "override)")
   # Imported late: TensorFlow takes seconds to load and bad flags should fail fast.
   from tfsingan.ganimation import inference  # pylint: disable=import-outside-toplevel

@@ -10,7 +10,8 @@ from tfsingan.errors import UserInputError
 
 
 
-def _notice(message):
+def notice(message):
+  """Prints a one-line `notice:` about an input that was converted or resized."""
   print(f"notice: {message}", flush=True)
 
 
@@ -72,7 +73,7 @@ def load_image(path, *, channels=3, what="image", quiet=False):
   if not np.all(np.isfinite(img)):
     raise UserInputError(f"{what}: {path} contains NaN or infinite pixels")
   if notes and not quiet:
-    _notice(f"{what}: {path}: " + "; ".join(notes))
+    notice(f"{what}: {path}: " + "; ".join(notes))
   return np.ascontiguousarray(img, dtype=np.float32)
 
 

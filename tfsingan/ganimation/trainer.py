@@ -36,10 +36,6 @@ from tfsingan.ganimation.inference import GENERATOR_WEIGHTS
 ARCHITECTURE_FIELDS = ("image_size", "conv_dim", "repeat_num", "critic_layers")
 
 
-def _notice(message):
-  print(f"notice: {message}", flush=True)
-
-
 # ------------------------------------------------------------------ setup
 def make_strategy(name):
   """The tf.distribute strategy of --strategy ('mirrored' = every local GPU, else
@@ -113,7 +109,7 @@ def _check_previous_config(workdir, config):
           f"({name}={previous[name]}); use a new --workdir or the same value")
   changed = sorted(k for k in current if k in previous and previous[k] != current[k])
   if changed:
-    _notice(f"{workdir}: options changed since the last run: {', '.join(changed)}")
+    image_io.notice(f"{workdir}: options changed since the last run: {', '.join(changed)}")
 
 
 class Progress:
@@ -226,11 +222,11 @@ def _train(config, workdir, num_train):
                                        max_to_keep=2)
   if manager.latest_checkpoint:
     checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    _notice(f"resuming {workdir} at iteration {int(iteration.numpy())} of {total}")
+    image_io.notice(f"resuming {workdir} at iteration {int(iteration.numpy())} of {total}")
   start = int(iteration.numpy())
   weights_path = os.path.join(workdir, GENERATOR_WEIGHTS)
   if start >= total:
-    _notice(f"{workdir} has finished its {total} iterations; nothing to do "
+    image_io.notice(f"{workdir} has finished its {total} iterations; nothing to do "
             "(raise --epochs or --iterations to train further)")
     if not os.path.exists(weights_path):
       _save_generator(model.generator, weights_path)
@@ -284,7 +280,7 @@ def _train(config, workdir, num_train):
     iteration.assign(it)
     manager.save(checkpoint_number=it)
     progress.close()
-    _notice(f"interrupted: saved iteration {it}; run the same command to resume")
+    image_io.notice(f"interrupted: saved iteration {it}; run the same command to resume")
     raise
   progress.close()
   writer.flush()

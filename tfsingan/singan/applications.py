@@ -27,16 +27,12 @@ REFERENCE_SIZE = 250.0
 BLUR_TRUNCATE = 3.0  # Gaussian kernel radius in sigmas
 
 
-def _notice(message):
-  print(f"notice: {message}", flush=True)
-
-
 def fit_to_training_size(image, model, what="--input"):
   """`image` resized (MATLAB bicubic) to the training image's size, with a notice."""
   h, w = model.sizes[-1]
   if image.shape[:2] == (h, w):
     return image
-  _notice(f"{what} {image.shape[1]}x{image.shape[0]} resized to {w}x{h} "
+  image_io.notice(f"{what} {image.shape[1]}x{image.shape[0]} resized to {w}x{h} "
           "(the training image's size)")
   return np.clip(imresize_np(image, (h, w)), 0.0, 1.0)
 

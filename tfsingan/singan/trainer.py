@@ -62,7 +62,7 @@ def prepare_workdir(workdir, config):
 def load_training_image(config):
   """The training image as float32 RGB in [0, 1] (the bundled face if none given)."""
   if not config.image:
-    print("notice: no --image given; training on the bundled face (scikit-image astronaut)")
+    image_io.notice("no --image given; training on the bundled face (scikit-image astronaut)")
     return image_io.bundled_face()
   return image_io.load_image(config.image, what="--image")
 
@@ -76,8 +76,8 @@ def build_pyramid(image, config):
   except ValueError as e:
     raise UserInputError(f"--image: {e}")
   if pyr.resize_to != (h, w):
-    print(f"notice: image {w}x{h} resized to {pyr.resize_to[1]}x{pyr.resize_to[0]} "
-          f"(--max_size={config.max_size})")
+    image_io.notice(f"image {w}x{h} resized to {pyr.resize_to[1]}x{pyr.resize_to[0]} "
+                    f"(--max_size={config.max_size})")
     image = imresize_np(image, pyr.resize_to)
   reals = [np.clip(imresize_np(image, size), 0.0, 1.0) for size in pyr.sizes]
   return pyr, reals
