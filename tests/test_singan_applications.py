@@ -294,6 +294,29 @@ def test_cli_animation_writes_frames_gif_and_mp4(run, tmp_path):
     assert "cannot write MPEG-4" in result.stdout
 
 
+def test_cli_paint2image_and_super_resolution_sizes(run, tmp_path):
+  workdir, _ = run
+  paint = str(tmp_path / "paint.png")
+  image_io.save_image(paint, image_io.bundled_face(40)[:, ::-1])
+  out = tmp_path / "p2i"
+  result = _cli(f"--workdir={workdir}", f"--out={out}", "--mode=paint2image", f"--input={paint}",
+                "--start_scale=1", "--quantize", "--num_colors=4", "--num_samples=2")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "notice: --input 40x40 resized to 24x24" in result.stdout
+  assert sorted(os.listdir(out)) == ["grid.png", "paint2image_start1_000.png",
+                                     "paint2image_start1_001.png", "paint_input.png"]
+  for name in ("paint2image_start1_000.png", "paint_input.png"):
+    assert cv2.imread(str(out / name)).shape == (SIZE, SIZE, 3)
+  injected = cv2.imread(str(out / "paint_input.png")).reshape(-1, 3)
+  assert len(np.unique(injected, axis=0)) <= 4  # quantized to the palette
+  out = tmp_path / "sr"
+  result = _cli(f"--workdir={workdir}", f"--out={out}", "--mode=super_resolution",
+                "--sr_factor=2")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert sorted(os.listdir(out)) == ["bicubic_x2.png", "super_resolution_x2.png"]
+  assert cv2.imread(str(out / "super_resolution_x2.png")).shape == (2 * SIZE, 2 * SIZE, 3)
+
+
 @pytest.mark.parametrize("args,message", [
     (["--mode=harmonization", "--input={face}"], "--mask is required"),
     (["--mode=paint2image", "--input={face}", "--mask={face}"], "--mask is not used"),

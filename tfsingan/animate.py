@@ -65,14 +65,6 @@ flags.DEFINE_float("fps", 8.0, "Frames per second of the --interpolate GIF.")
 FLAGS = flags.FLAGS
 
 
-def find_box(photo, box_spec, margin, what):
-  """The crop to edit: --box as given, else the detected face grown by `margin`."""
-  if box_spec:
-    return faces.parse_box(box_spec, photo.shape), "--box"
-  face = faces.detect_face(photo, what=what)
-  return faces.crop_box(face, photo.shape, margin=margin), "detected"
-
-
 def write_edits(generator, size, photo, box, edits, out, *, sequence=None, fps=8.0):
   """Runs every edit of `plan_edits` on `photo` inside `box` and writes the outputs
   (`sequence`: the name of an interpolation, written as frames and a GIF)."""
@@ -128,7 +120,7 @@ def main(argv):
     raise UserInputError(f"--margin={FLAGS.margin}: expected a fraction >= 0")
   _check_workdir(workdir)
   photo = image_io.load_image(image_path, channels=3, what="--image")
-  box, how = find_box(photo, FLAGS.box, FLAGS.margin, image_path)
+  box, how = faces.find_box(photo, FLAGS.box, FLAGS.margin, what=image_path)
   if how == "detected":
     image_io.notice(f"face crop --box={','.join(str(v) for v in box)} (detected; pass --box to "
             "override)")

@@ -100,6 +100,14 @@ def crop_box(face, image_shape, *, margin=0.25):
   return (x0, y0, side, side)
 
 
+def find_box(photo01, box_spec, margin, *, what="--image"):
+  """The crop to edit: `box_spec` ('x,y,w,h') as given, else the largest detected
+  face grown by `margin`. Returns (box, how), how = '--box' or 'detected'."""
+  if box_spec:
+    return parse_box(box_spec, photo01.shape), "--box"
+  return crop_box(detect_face(photo01, what=what), photo01.shape, margin=margin), "detected"
+
+
 def _resize(image, width, height):
   shrinking = width < image.shape[1] or height < image.shape[0]
   out = cv2.resize(image, (width, height),

@@ -1,0 +1,177 @@
+"""Exports a GANimation or SinGAN run as a TF Serving SavedModel.
+
+Usage:
+  python -m export.saved_model --workdir=RUN --out=models/NAME [--version=1]
+      [--start_scale=0] [--inject_scale=1]
+
+Writes models/NAME/<version>/ (saved_model.pb, variables/, and
+assets.extra/tfsingan_export.json describing the signatures) and adds NAME to
+models/models.config, the `--model_config_file` of TF Serving (base paths as
+mounted in the tensorflow/serving container: /models/NAME). The family is read
+from the run's config.json.
+
+GANimation (Pumarola et al., ECCV 2018), S = the trained image size (128 in the
+paper config):
+  serving_default: image float32 (B, S, S, 3) in [0, 1], aus float32 (B, 17) in
+    [0, 1] (OpenFace order, intensity / 5; tiled inside the graph)
+    -> image, color (B, S, S, 3) and attention (B, S, S, 1), float32 in [0, 1].
+  animate_uint8: the same with uint8 images (0..255) in and out (attention too).
+SinGAN (Shaham et al., ICCV 2019), scale 0 = coarsest (the paper's N), sizes and
+noise amplitudes in the sidecar:
+  sample_seed (also serving_default): seed int64 (B,) -> image (B, H, W, 3) in
+    [0, 1]; each example's noise is drawn from its own seed (stateless, in the graph).
+  sample: noise_<k> .. noise_<N-1> float32 unit normal maps (B, H_n, W_n, 3; one
+    channel at scale 0) -> image; scales before k = --start_scale follow the
+    reconstruction path.
+  regenerate (runs of 2+ scales): image float32 (B, H_n, W_n, 3) in [0, 1] at the
+    size of scale n = --inject_scale (1 = the paper's N-1), seed int64 (B,) -> image:
+    the input replaces the coarser scales' output and scales n..N-1 regenerate the
+    details.
+The batch dimension is free (None) everywhere.
+"""
+
+import os
+import re
+import shutil
+import tempfile
+
+from absl import app
+from absl import flags
+
+from tfsingan import flags as flag_lib
+from tfsingan.errors import UserInputError
+from tfsingan.errors import exit_on_user_error
+
+FLAGS = flags.FLAGS
+
+SIDECAR = os.path.join("assets.extra", "tfsingan_export.json")
+MODEL_CONFIG = "models.config"
+
+
+def _ganimation(workdir):
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from export import common  # pylint: disable=import-outside-toplevel
+  graphs, config = common.GANimationGraphs.load(workdir)
+  archive = common.make_archive([graphs.generator], [
+      ("serving_default", graphs.animate, graphs.input_signature()),
+      ("animate_uint8", graphs.animate_uint8, graphs.input_signature(dtype=tf.uint8)),
+  ])
+  info = common.sidecar("ganimation", workdir, image_size=config.image_size, signatures={
+      "serving_default": common.ganimation_io(config.image_size),
+      "animate_uint8": common.ganimation_io(config.image_size, "uint8")})
+  return archive, info
+
+
+def _singan(workdir, start_scale, inject_scale):
+  from export import common  # pylint: disable=import-outside-toplevel
+  graphs = common.SinGANGraphs.load(workdir)
+  graphs.check_start_scale(start_scale)
+  endpoints = [("sample_seed", graphs.sample_seed(start_scale), [common.seed_spec()]),
+               ("sample", graphs.sample(start_scale), graphs.noise_specs(start_scale))]
+  if graphs.num_scales > 1:
+    graphs.check_start_scale(inject_scale, "--inject_scale", low=1)
+    endpoints.append(("regenerate", graphs.regenerate(inject_scale),
+                      [graphs.image_spec(inject_scale), common.seed_spec()]))
+  archive = common.make_archive(graphs.model.generators, endpoints)
+  h, w = graphs.sizes[-1]
+  image = {"shape": [None, h, w, 3], "dtype": "float32", "range": [0.0, 1.0]}
+  signatures = {
+      "sample_seed": {"inputs": {"seed": {"shape": [None], "dtype": "int64"}},
+                      "outputs": {"image": image}, "start_scale": start_scale},
+      "sample": {"inputs": {s.name: {"shape": s.shape.as_list(), "dtype": "float32",
+                                     "distribution": "standard normal"}
+                            for s in graphs.noise_specs(start_scale)},
+                 "outputs": {"image": image}, "start_scale": start_scale},
+  }
+  if graphs.num_scales > 1:
+    hn, wn = graphs.sizes[inject_scale]
+    signatures["regenerate"] = {
+        "inputs": {"image": {"shape": [None, hn, wn, 3], "dtype": "float32",
+                             "range": [0.0, 1.0]},
+                   "seed": {"shape": [None], "dtype": "int64"}},
+        "outputs": {"image": image}, "inject_scale": inject_scale}
+  signatures["serving_default"] = {"same_as": "sample_seed"}
+  info = common.sidecar("singan", workdir, signatures=signatures,
+                        **common.singan_scales(graphs))
+  return archive, info
+
+
+def update_model_config(path, name):
+  """Adds (or replaces) `name` in a TF Serving model config file, keeping the others."""
+  blocks = []
+  if os.path.exists(path):
+    with open(path, encoding="utf-8") as f:
+      text = f.read()
+    for block in re.findall(r"config\s*\{[^{}]*\}", text):
+      found = re.search(r"name:\s*['\"]([^'\"]+)['\"]", block)
+      if found and found.group(1) != name:
+        blocks.append(block)
+  blocks.append(f"config {{\n    name: '{name}'\n    base_path: '/models/{name}'\n"
+                "    model_platform: 'tensorflow'\n  }")
+  text = ("# TF Serving --model_config_file; base paths as mounted in the\n"
+          "# tensorflow/serving container (-v \"$PWD/models:/models\").\n"
+          "model_config_list {\n" + "".join(f"  {b}\n" for b in blocks) + "}\n")
+  from tfsingan.common.image_io import atomic_write_bytes  # pylint: disable=import-outside-toplevel
+  atomic_write_bytes(path, text.encode())
+
+
+def export(workdir, out, version=1, *, start_scale=0, inject_scale=1):
+  """Writes `out/<version>/` and the `models.config` entry; returns the version folder."""
+  if version < 0:
+    raise UserInputError(f"--version={version}: expected an integer >= 0")
+  name = os.path.basename(os.path.normpath(out))
+  if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+    raise UserInputError(f"--out={out}: the last folder is the model name; expected letters, "
+                         "digits, '_', '-' or '.'")
+  target = os.path.join(out, str(version))
+  if os.path.exists(target):
+    raise UserInputError(f"--out: {target} already exists; pick another --version or "
+                         "remove it")
+  from export import common  # pylint: disable=import-outside-toplevel
+  family = common.detect_family(workdir)
+  common.check_writable_parent(target)
+  if family == "ganimation":
+    archive, info = _ganimation(workdir)
+  else:
+    archive, info = _singan(workdir, start_scale, inject_scale)
+  # Written beside the final folder and renamed into place: TF Serving never sees a
+  # half-written version (it ignores non-numeric folder names).
+  tmp = tempfile.mkdtemp(dir=out, prefix=f".tmp-{version}-")
+  try:
+    archive.write_out(tmp, verbose=False)
+    common.write_sidecar(os.path.join(tmp, SIDECAR), {**info, "format": "saved_model",
+                                                      "version": version})
+    os.replace(tmp, target)
+  finally:
+    if os.path.exists(tmp):
+      shutil.rmtree(tmp)
+  update_model_config(os.path.join(os.path.dirname(os.path.abspath(out)), MODEL_CONFIG), name)
+  return target
+
+
+@exit_on_user_error
+def main(argv):
+  if len(argv) > 1:
+    raise UserInputError(f"unexpected arguments {argv[1:]}")
+  workdir = flag_lib.require(FLAGS.workdir, "workdir", "a trained GANimation or SinGAN run")
+  out = flag_lib.require(FLAGS.out, "out", "the model folder, e.g. models/NAME")
+  target = export(workdir, out, FLAGS.version, start_scale=FLAGS.start_scale,
+                  inject_scale=FLAGS.inject_scale)
+  print(f"wrote {target} (signatures: see {os.path.join(target, SIDECAR)})", flush=True)
+
+
+def define_flags():
+  """The command-line flags (defined only when run as a program, so that tests can
+  import the library functions of several CLIs in one process)."""
+  flags.DEFINE_string("workdir", None, "Run directory of a trained GANimation or SinGAN.")
+  flags.DEFINE_string("out", None, "Model folder models/NAME; the version goes below it.")
+  flags.DEFINE_integer("version", 1, "Model version (TF Serving serves the highest).")
+  flags.DEFINE_integer("start_scale", 0, "SinGAN: first scale with fresh noise in `sample` "
+                       "and `sample_seed` (0 = coarsest).")
+  flags.DEFINE_integer("inject_scale", 1, "SinGAN: scale at which `regenerate` injects its "
+                       "image (1 = the paper's N-1, 2 = N-2).")
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main, flags_parser=flag_lib.parse_flags_or_exit)

@@ -1,0 +1,274 @@
+"""Converts a GANimation or SinGAN run to a TFLite model for Android (builtin ops only).
+
+Usage:
+  python -m export.tflite --workdir=RUN --out=F.tflite
+      [--quantize=none|float16|dynamic|int8] [--scales=K] [--calibration_samples=64]
+
+Writes F.tflite and F.json (the sidecar: signature, input shapes and ranges, AU
+names and order, image size, quantization, ops, source run). Batch size 1.
+
+GANimation (Pumarola et al., ECCV 2018): signature `animate`, inputs `image`
+(1, S, S, 3) float32 RGB in [0, 1] and `aus` (1, 17) float32 in [0, 1] (tiled
+inside the graph) -> outputs `image`, `color` (1, S, S, 3) and `attention`
+(1, S, S, 1) in [0, 1].
+SinGAN (Shaham et al., ICCV 2019): the first K = --scales scales (default: all),
+signature `sample`, inputs `noise_0` (1, H_0, W_0, 1) and `noise_n` (1, H_n, W_n, 3)
+unit normal maps -> output `image` (1, H_K-1, W_K-1, 3) in [0, 1]. Noise is an
+input because the Android side draws it (random ops are not worth a delegate
+fallback).
+
+Quantization: none (float32); float16 (float16 weights, float32 compute on CPU);
+dynamic (int8 weights, activations quantized on the fly); int8 (int8 weights and
+activations calibrated on --calibration_samples inputs: faces of the run's
+training data, or synthetic faces when it is not on this machine, for GANimation;
+unit normal noise for SinGAN). Inputs and outputs stay float32 in every mode, so
+one Android code path serves all four files. Conversion allows TFLite builtin ops
+only (no Flex / SELECT_TF_OPS): a model that would need one is refused.
+"""
+
+import os
+import re
+import shutil
+import tempfile
+
+from absl import app
+from absl import flags
+
+from tfsingan import flags as flag_lib
+from tfsingan.errors import UserInputError
+from tfsingan.errors import exit_on_user_error
+
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+
+FLAGS = flags.FLAGS
+
+
+def model_ops(model_bytes):
+  """Sorted names of the operators a .tflite flatbuffer uses (custom ops by their code)."""
+  from ai_edge_litert import schema_py_generated as schema  # pylint: disable=import-outside-toplevel
+  names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+  model = schema.Model.GetRootAsModel(model_bytes, 0)
+  ops = set()
+  for i in range(model.OperatorCodesLength()):
+    code = model.OperatorCodes(i)
+    builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+    if builtin == schema.BuiltinOperator.CUSTOM:
+      ops.add((code.CustomCode() or b"?").decode())
+    else:
+      ops.add(names.get(builtin, str(builtin)))
+  return sorted(ops)
+
+
+def non_builtin_ops(ops):
+  """The custom and Flex (SELECT_TF_OPS) operators among `model_ops` names."""
+  from ai_edge_litert import schema_py_generated as schema  # pylint: disable=import-outside-toplevel
+  builtin = {k for k in vars(schema.BuiltinOperator) if not k.startswith("_")} - {"CUSTOM"}
+  return [op for op in ops if op not in builtin]
+
+
+def _quantize_options(converter, quantize, representative):
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+  if quantize == "none":
+    return
+  converter.optimizations = [tf.lite.Optimize.DEFAULT]
+  if quantize == "float16":
+    converter.target_spec.supported_types = [tf.float16]
+  elif quantize == "int8":
+    converter.representative_dataset = representative
+    # int8 kernels for every op that has one, float builtins for the rest
+    # (float I/O); still never a Flex op.
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                           tf.lite.OpsSet.TFLITE_BUILTINS]
+
+
+def convert(saved_model_dir, signature_key, quantize="none", representative=None):
+  """SavedModel signature -> .tflite bytes with builtin ops only.
+
+  Raises UserInputError naming the ops when the graph needs Flex or custom ops.
+  """
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from tensorflow.lite.python.convert import ConverterError  # pylint: disable=import-outside-toplevel
+  if quantize not in QUANTIZATIONS:
+    raise UserInputError(f"--quantize={quantize}: expected one of {', '.join(QUANTIZATIONS)}")
+  if quantize == "int8" and representative is None:
+    raise ValueError("int8 needs a representative dataset")
+  converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir,
+                                                       signature_keys=[signature_key])
+  _quantize_options(converter, quantize, representative)
+  try:
+    model = converter.convert()
+  except ConverterError as e:
+    text = str(e)
+    if "Flex" in text or "Select TF" in text or "not supported" in text:
+      ops = sorted(set(_ops_in_error(text)))
+      raise UserInputError(
+          f"TFLite conversion: the graph needs TensorFlow ops that are not TFLite builtins"
+          f"{' (' + ', '.join(ops) + ')' if ops else ''}; the export allows builtin ops only "
+          "so that the model runs on the standard Android runtime") from None
+    raise
+  extra = non_builtin_ops(model_ops(model))
+  if extra:
+    raise UserInputError(f"TFLite conversion: the model uses non-builtin ops {extra}; "
+                         "expected builtin ops only")
+  return model
+
+
+def _ops_in_error(text):
+  return re.findall(r"'(?:tf|mhlo|stablehlo)\.([A-Za-z0-9_]+)'", text)
+
+
+def ganimation_calibration(config, num, seed=0):
+  """(description, generator of {"image", "aus"} batches of one) for int8 calibration:
+  faces of the run's training data when its --data_dir is here, else synthetic faces."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  from tfsingan.ganimation import data  # pylint: disable=import-outside-toplevel
+  rng = np.random.default_rng(seed)
+  size = config.image_size
+  paths = None
+  if config.data_dir and os.path.isdir(config.data_dir):
+    try:
+      paths, aus = data.load_index(config.data_dir, "train")
+    except UserInputError:
+      paths = None
+  if paths:
+    picks = rng.choice(len(paths), size=min(num, len(paths)), replace=False)
+    described = f"{len(picks)} training faces of {config.data_dir}"
+
+    def faces():
+      for i in picks:
+        # Target AUs: another face's, as in training.
+        yield _load_face(paths[i], size), aus[rng.integers(len(aus))]
+  else:
+    from tfsingan import synthetic  # pylint: disable=import-outside-toplevel
+    described = f"{num} synthetic faces (training data not found)"
+
+    def faces():
+      for _ in range(num):
+        face = synthetic.render(synthetic.sample_identity(rng), synthetic.sample_aus(rng),
+                                size=size)
+        yield face, synthetic.sample_aus(rng)
+
+  def representative():
+    for face, target in faces():
+      yield {"image": np.asarray(face, np.float32)[None],
+             "aus": np.asarray(target, np.float32)[None]}
+
+  return described, representative
+
+
+def _load_face(path, size):
+  import cv2  # pylint: disable=import-outside-toplevel
+  from tfsingan.common import image_io  # pylint: disable=import-outside-toplevel
+  img = image_io.load_image(path, quiet=True)
+  h, w = img.shape[:2]
+  side = min(h, w)
+  img = img[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+  return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def singan_calibration(specs, num, seed=0):
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  rng = np.random.default_rng(seed)
+
+  def representative():
+    for _ in range(num):
+      yield {s.name: rng.standard_normal(s.shape.as_list()).astype(np.float32)
+             for s in specs}
+
+  return f"{num} draws of unit normal noise", representative
+
+
+def build(workdir, quantize="none", *, scales=None, calibration_samples=64, seed=0):
+  """Converts a run; returns (tflite bytes, sidecar dict)."""
+  from export import common  # pylint: disable=import-outside-toplevel
+  from tfsingan.ganimation import aus as aus_lib  # pylint: disable=import-outside-toplevel
+  if quantize not in QUANTIZATIONS:
+    raise UserInputError(f"--quantize={quantize}: expected one of {', '.join(QUANTIZATIONS)}")
+  if calibration_samples < 1:
+    raise UserInputError(f"--calibration_samples={calibration_samples}: expected >= 1")
+  family = common.detect_family(workdir)
+  if family == "ganimation":
+    if scales is not None:
+      raise UserInputError("--scales is a SinGAN option; this is a GANimation run")
+    graphs, config = common.GANimationGraphs.load(workdir)
+    key, modules = "animate", [graphs.generator]
+    endpoint = (key, graphs.animate, graphs.input_signature(batch=1))
+    described, representative = ganimation_calibration(config, calibration_samples, seed)
+    info = {"image_size": config.image_size, "au_names": list(aus_lib.AU_NAMES),
+            **common.ganimation_io(config.image_size, batch=1)}
+  else:
+    graphs = common.SinGANGraphs.load(workdir, scales)
+    key, modules = "sample", graphs.model.generators
+    specs = graphs.noise_specs(0, batch=1)
+    endpoint = (key, graphs.sample(0), specs)
+    described, representative = singan_calibration(specs, calibration_samples, seed)
+    h, w = graphs.sizes[-1]
+    info = {**common.singan_scales(graphs),
+            "inputs": {s.name: {"shape": s.shape.as_list(), "dtype": "float32",
+                                "distribution": "standard normal"} for s in specs},
+            "outputs": {"image": {"shape": [1, h, w, 3], "dtype": "float32",
+                                  "range": [0.0, 1.0]}}}
+  archive = common.make_archive(modules, [endpoint])
+  tmp = tempfile.mkdtemp(prefix="tfsingan-tflite-")
+  try:
+    archive.write_out(tmp, verbose=False)
+    model = convert(tmp, key, quantize, representative if quantize == "int8" else None)
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+  info = common.sidecar(family, workdir, format="tflite", signature=key, quantization=quantize,
+                        io_dtype="float32", ops=model_ops(model), **info)
+  if quantize == "int8":
+    info["calibration"] = described
+  return model, info
+
+
+def export(workdir, out, quantize="none", *, scales=None, calibration_samples=64, seed=0):
+  """Writes `out` (.tflite) and its sidecar (`out` with .json for .tflite); returns both
+  paths."""
+  if not out.endswith(".tflite"):
+    raise UserInputError(f"--out={out}: expected a file name ending in .tflite")
+  if os.path.isdir(out):
+    raise UserInputError(f"--out={out} is a directory; expected a .tflite file name")
+  from export import common  # pylint: disable=import-outside-toplevel
+  from tfsingan.common.image_io import atomic_write_bytes  # pylint: disable=import-outside-toplevel
+  common.check_writable_parent(out)
+  model, info = build(workdir, quantize, scales=scales, calibration_samples=calibration_samples,
+                      seed=seed)
+  sidecar_path = out[:-len(".tflite")] + ".json"
+  atomic_write_bytes(out, model)
+  common.write_sidecar(sidecar_path, {**info, "size_bytes": len(model)})
+  return out, sidecar_path
+
+
+@exit_on_user_error
+def main(argv):
+  if len(argv) > 1:
+    raise UserInputError(f"unexpected arguments {argv[1:]}")
+  workdir = flag_lib.require(FLAGS.workdir, "workdir", "a trained GANimation or SinGAN run")
+  out = flag_lib.require(FLAGS.out, "out", "the .tflite file to write")
+  if FLAGS.quantize not in QUANTIZATIONS:
+    raise UserInputError(f"--quantize={FLAGS.quantize}: expected one of "
+                         f"{', '.join(QUANTIZATIONS)}")
+  path, sidecar_path = export(workdir, out, FLAGS.quantize, scales=FLAGS.scales,
+                              calibration_samples=FLAGS.calibration_samples, seed=FLAGS.seed)
+  print(f"wrote {path} ({os.path.getsize(path) / 1e6:.2f} MB, {FLAGS.quantize}) and "
+        f"{sidecar_path}", flush=True)
+
+
+def define_flags():
+  """The command-line flags (defined only when run as a program, so that tests can
+  import the library functions of several CLIs in one process)."""
+  flags.DEFINE_string("workdir", None, "Run directory of a trained GANimation or SinGAN.")
+  flags.DEFINE_string("out", None, "Output .tflite file (the sidecar .json goes beside it).")
+  flags.DEFINE_string("quantize", "none", "none, float16, dynamic or int8.")
+  flags.DEFINE_integer("scales", None, "SinGAN: number of coarse scales exported "
+                       "(default: all trained scales).")
+  flags.DEFINE_integer("calibration_samples", 64, "int8: representative inputs for the "
+                       "activation ranges.")
+  flags.DEFINE_integer("seed", 0, "int8: seed of the calibration inputs.")
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main, flags_parser=flag_lib.parse_flags_or_exit)

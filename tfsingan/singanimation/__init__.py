@@ -1,0 +1,1 @@
+"""SinGANimation (SinGAN + GANimation): one face photo -> a labelled expression dataset."""

@@ -1,0 +1,76 @@
+"""Options of the SinGANimation pipeline (the thesis's chapter 5); defaults are the thesis's.
+
+The SinGAN that regenerates the expression images has its own options,
+`tfsingan.singan.config.SinGANConfig`; `python -m tfsingan.expand` takes both.
+"""
+
+import dataclasses
+
+from tfsingan.config import field
+from tfsingan.errors import UserInputError
+
+SINGAN_MODES = ("shared", "per_expression")
+# The 9 AUs of the thesis's single-AU figure (5.4, after GANimation's figure 4):
+# eyes and upper face (1, 2, 4, 5, 45) and mouth (10, 12, 15, 25).
+THESIS_SWEEP_AUS = "AU01,AU02,AU04,AU05,AU10,AU12,AU15,AU25,AU45"
+
+
+@dataclasses.dataclass(frozen=True)
+class SinGANimationConfig:
+  """What `expand` makes of one face photo (one absl flag each).
+
+  Expressions (GANimation): `source` (the unedited photo), `sweep_<AU>_<level>`
+  for every AU of `sweep_aus` at 0, 0.33, 0.66 and 1, `emotion_<name>` for every
+  emotion preset, and `interp_<name>_<i>` for i = 1..interpolate_steps between
+  the source and each emotion. Variants (SinGAN): `variants` images of each,
+  generated from `start_scale` (1 = the paper's N-1).
+  """
+
+  image: str = field("", help="The face photo (PNG/JPEG). Empty: the bundled face.")
+  ganimation_workdir: str = field("", help="Run directory of a trained GANimation.")
+  box: str = field("", help="Face crop x,y,w,h in pixels (default: detect the face).")
+  margin: float = field(0.25, help="Margin added on each side of a detected face, as a "
+                        "fraction of its size.")
+  source_aus: str = field("", help="AUs of the photo's own expression, e.g. AU12:0.4 "
+                          "(default: all zeros = neutral); sweeps and interpolations start "
+                          "from it.")
+  include_source: bool = field(True, help="Keep the unedited photo as the expression "
+                               "`source`.")
+  sweep_aus: str = field(THESIS_SWEEP_AUS, help="AUs swept one at a time over 0, 0.33, "
+                         "0.66, 1 (comma-separated; empty: none).")
+  emotions: str = field("all", help="Emotion presets (happy, sad, surprise, fear, anger, "
+                        "disgust; comma-separated, `all`, or empty: none).")
+  interpolate_steps: int = field(4, help="Expressions strictly between the source and each "
+                                 "emotion, alpha = i / (steps + 1) (0: none).")
+  variants: int = field(8, help="SinGAN variants (M) of each expression.")
+  start_scale: int = field(1, help="SinGAN scale the expression image is injected at: "
+                           "1 = the paper's N-1, 2 = N-2 (more faithful, less varied).")
+  singan_mode: str = field("shared", help="shared: one SinGAN trained on the photo "
+                           "regenerates every expression; per_expression: one SinGAN per "
+                           "expression image (slower, as in the thesis).",
+                           choices=SINGAN_MODES)
+  singan_workdir: str = field("", help="shared mode: the SinGAN run directory (trained "
+                              "there if needed; default OUT/singan).")
+  seed: int = field(0, help="Seed of the SinGAN variants (and of SinGAN training).")
+  stop_after: int = field(0, help="Stop after writing this many new images (0: never); the "
+                          "same command continues.")
+
+  def __post_init__(self):
+    if self.margin < 0:
+      raise UserInputError(f"--margin={self.margin}: expected a fraction >= 0")
+    for name in ("variants", "start_scale"):
+      if getattr(self, name) < 1:
+        raise UserInputError(f"--{name}={getattr(self, name)}: expected a positive integer")
+    for name in ("interpolate_steps", "stop_after"):
+      if getattr(self, name) < 0:
+        raise UserInputError(f"--{name}={getattr(self, name)}: expected an integer >= 0")
+    if self.singan_mode not in SINGAN_MODES:
+      raise UserInputError(f"--singan_mode={self.singan_mode}: expected one of "
+                           f"{', '.join(SINGAN_MODES)}")
+    if self.singan_workdir and self.singan_mode != "shared":
+      raise UserInputError("--singan_workdir is for --singan_mode=shared; per_expression "
+                           "trains its runs under OUT/singan/<expression>/")
+
+
+# Options that change how a job runs, not what it makes: a resumed job may change them.
+EXECUTION_FIELDS = frozenset({"stop_after"})

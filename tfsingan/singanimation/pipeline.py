@@ -1,0 +1,272 @@
+"""SinGANimation (thesis ch. 5): one face photo -> N expressions (GANimation) x M
+variants (SinGAN), written as a labelled dataset, resumably.
+
+Output folder:
+  singanimation.json        the settings of the job (a re-run with others is refused)
+  expressions/<name>.png    each expression: the photo with its face edited by
+                            GANimation and pasted back (`source`: the photo itself)
+  singan/                   shared mode: the SinGAN trained on the photo (unless
+                            --singan_workdir); per_expression: singan/<name>/ each
+  images/<name>/<name>_s<start>_<v>.png   the dataset: M variants per expression
+  manifest.csv              one row per image (see `manifest.py`)
+  contact_sheet.png         one row per expression: its image, then its variants
+
+Every file is written atomically and skipped when it exists, so the same command
+finishes an interrupted job and does nothing for a finished one.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+
+import cv2
+import numpy as np
+
+from tfsingan.common import checkpointing
+from tfsingan.common import image_io
+from tfsingan.common.progress import Progress
+from tfsingan.errors import UserInputError
+from tfsingan.ganimation import faces
+from tfsingan.singan import scales
+from tfsingan.singanimation import config as config_mod
+from tfsingan.singanimation import expressions as expressions_lib
+from tfsingan.singanimation import manifest as manifest_lib
+
+STATE = "singanimation.json"
+CONTACT_SHEET = "contact_sheet.png"
+BUNDLED = "bundled:astronaut"  # source_photo of the bundled face
+
+
+def expression_file(name):
+  return os.path.join("expressions", f"{name}.png")
+
+
+def variant_file(name, start_scale, variant):
+  return os.path.join("images", name, f"{name}_s{start_scale}_{variant:03d}.png")
+
+
+def load_photo(config):
+  """(photo float32 H x W x 3 in [0, 1], its name for the manifest)."""
+  if not config.image:
+    image_io.notice("no --image given; using the bundled face (scikit-image astronaut)")
+    return image_io.bundled_face(), BUNDLED
+  return image_io.load_image(config.image, channels=3, what="--image"), config.image
+
+
+def job_settings(config, singan_config, photo):
+  """What a job's outputs depend on: both configs (less execution options), the photo."""
+  from tfsingan.singan import trainer  # pylint: disable=import-outside-toplevel
+  return {
+      "config": {k: v for k, v in dataclasses.asdict(config).items()
+                 if k not in config_mod.EXECUTION_FIELDS},
+      "singan": {k: v for k, v in dataclasses.asdict(singan_config).items()
+                 if k not in trainer.EXECUTION_FIELDS},
+      "photo_sha256": hashlib.sha256(image_io.to_uint8(photo).tobytes()).hexdigest(),
+  }
+
+
+def prepare_out(out, settings):
+  """Creates `out`, refuses one holding a job with other settings; returns the state."""
+  try:
+    os.makedirs(out, exist_ok=True)
+  except OSError as e:
+    raise UserInputError(f"--out={out}: cannot create the folder ({e.strerror})") from None
+  path = os.path.join(out, STATE)
+  state = checkpointing.read_json(path)
+  if state is None:
+    state = dict(settings)
+    checkpointing.write_json(path, state)
+    return state
+  diffs = []
+  for group in ("config", "singan"):
+    old = state.get(group, {})
+    diffs += [f"{k}: {v!r} here, {old.get(k)!r} there" for k, v in settings[group].items()
+              if old.get(k) != v]
+  if state.get("photo_sha256") != settings["photo_sha256"]:
+    diffs.append("the photo differs")
+  if diffs:
+    raise UserInputError(f"--out={out} holds a job with other settings (" + "; ".join(diffs)
+                         + "); re-run with the same flags or use a new --out")
+  return state
+
+
+def check_start_scale(photo, singan_config, start_scale):
+  """The injection scale must be 1..N-1 of the photo's pyramid (known before training)."""
+  try:
+    pyramid = scales.scale_schedule(*photo.shape[:2], min_size=singan_config.min_size,
+                                    max_size=singan_config.max_size,
+                                    scale_factor=singan_config.scale_factor)
+  except ValueError as e:
+    raise UserInputError(f"--image: {e}") from None
+  if not 1 <= start_scale < pyramid.num_scales:
+    raise UserInputError(f"--start_scale={start_scale}: the SinGAN pyramid of this photo has "
+                         f"{pyramid.num_scales} scales; expected 1..{pyramid.num_scales - 1} "
+                         "(1 = the paper's N-1)")
+  return pyramid
+
+
+class _Editor:
+  """GANimation, loaded on first use: edits the face of the photo to given AUs."""
+
+  def __init__(self, config, photo, state, out):
+    self.config, self.photo, self.state, self.out = config, photo, state, out
+    self.generator, self.size = None, None
+
+  def __call__(self, aus):
+    if self.generator is None:
+      from tfsingan.ganimation import inference  # pylint: disable=import-outside-toplevel
+      if not self.config.ganimation_workdir:
+        raise UserInputError("--ganimation_workdir is required: a trained GANimation run "
+                             "(python -m tfsingan.train --model=ganimation)")
+      self.generator, gan_config = inference.load_generator(self.config.ganimation_workdir)
+      self.size = gan_config.image_size
+      if "box" not in self.state:
+        box, how = faces.find_box(self.photo, self.config.box, self.config.margin)
+        if how == "detected":
+          image_io.notice(f"face crop --box={','.join(str(v) for v in box)} (detected; pass "
+                          "--box to override)")
+        self.state["box"] = list(box)
+        checkpointing.write_json(os.path.join(self.out, STATE), self.state)
+    return faces.edit_photo(self.generator, self.photo, tuple(self.state["box"]), aus,
+                            self.size)["photo"]
+
+
+class _Regenerator:
+  """SinGAN: M variants of an expression image (trains the runs it needs)."""
+
+  def __init__(self, config, singan_config, out):
+    self.config, self.out = config, out
+    self.singan_config = singan_config
+    self.shared = None
+
+  def _train(self, singan_config, workdir):
+    from tfsingan.singan import trainer  # pylint: disable=import-outside-toplevel
+    from tfsingan.singan.inference import TrainedSinGAN  # pylint: disable=import-outside-toplevel
+    trainer.run(singan_config, workdir)
+    return TrainedSinGAN.load(workdir)
+
+  def train_shared(self):
+    """shared mode: trains (or resumes, or loads) the SinGAN of the photo."""
+    if self.shared is None:
+      workdir = self.config.singan_workdir or os.path.join(self.out, "singan")
+      self.shared = self._train(dataclasses.replace(self.singan_config, image=self.config.image),
+                                workdir)
+
+  def __call__(self, name, image):
+    from tfsingan.common.resize import imresize_np  # pylint: disable=import-outside-toplevel
+    from tfsingan.singan import applications  # pylint: disable=import-outside-toplevel
+    c = self.config
+    if c.singan_mode == "per_expression":
+      # Trained on the expression image itself, sampled from its own reconstruction
+      # entering start_scale (the thesis's N-1 / N-2).
+      workdir = os.path.join(self.out, "singan", name)
+      singan_config = dataclasses.replace(
+          self.singan_config, image=os.path.join(self.out, expression_file(name)))
+      return self._train(singan_config, workdir).sample(c.variants, start_scale=c.start_scale,
+                                                        seed=c.seed)
+    self.train_shared()
+    # The expression image injected at start_scale (as paint-to-image), at the
+    # training image's size.
+    image = np.clip(imresize_np(image, self.shared.sizes[-1]), 0.0, 1.0)
+    out, _ = applications.paint2image(self.shared, image, c.start_scale, num=c.variants,
+                                      seed=c.seed)
+    return out
+
+
+def _read(path):
+  return image_io.load_image(path, channels=3, quiet=True)
+
+
+def run(config, singan_config, out):
+  """Makes (or finishes) the dataset of `config` in `out`.
+
+  Args:
+    config: a `SinGANimationConfig`.
+    singan_config: the `SinGANConfig` of the SinGAN run(s); its `image` is replaced
+      by the photo (shared) or each expression image (per_expression).
+    out: the output folder.
+
+  Returns:
+    dict: "new" (images written now), "total" (images of the job), "stopped"
+    (True when --stop_after ended the job early).
+  """
+  photo, source_photo = load_photo(config)
+  plan = expressions_lib.plan_expressions(config)
+  check_start_scale(photo, singan_config, config.start_scale)
+  state = prepare_out(out, job_settings(config, singan_config, photo))
+  edit = _Editor(config, photo, state, out)
+  regenerate = _Regenerator(config, singan_config, out)
+  s, m = config.start_scale, config.variants
+
+  def missing(name):
+    return [v for v in range(m) if not os.path.exists(os.path.join(out, variant_file(name, s, v)))]
+
+  total = len(plan) * m
+  complete = sum(not missing(e.name) for e in plan)
+  print(f"expand: {len(plan)} expressions x {m} variants from scale {s} "
+        f"({config.singan_mode} SinGAN) = {total} images; {complete} expressions done",
+        flush=True)
+  if complete < len(plan) and config.singan_mode == "shared":
+    regenerate.train_shared()  # first, so that the bar below times only the expressions
+  progress = Progress(len(plan), "expressions", done=complete)
+  new, stopped = 0, False
+  for expression in plan:
+    path = os.path.join(out, expression_file(expression.name))
+    if not os.path.exists(path):
+      image_io.save_image(path, photo if expression.name == "source" else edit(expression.aus))
+    todo = missing(expression.name)
+    if not todo:
+      continue
+    # Read back from the PNG, so that a resumed job sees the same (8-bit) input.
+    variants = regenerate(expression.name, _read(path))
+    for v in todo:
+      image_io.save_image(os.path.join(out, variant_file(expression.name, s, v)), variants[v])
+      new += 1
+      stopped = config.stop_after and new >= config.stop_after
+      if stopped:
+        break
+    if stopped:
+      break
+    complete += 1
+    progress.update(complete, f"{new} new images")
+  rows = write_outputs(out, plan, config, source_photo)
+  if stopped:
+    print(f"stopped after {new} new images (--stop_after={config.stop_after}); run the same "
+          "command again to continue", flush=True)
+  print(f"wrote {new} new images ({len(rows)} of {total} exist); {manifest_lib.MANIFEST} and "
+        f"{CONTACT_SHEET} in {out}", flush=True)
+  return {"new": new, "total": total, "stopped": bool(stopped)}
+
+
+def write_outputs(out, plan, config, source_photo):
+  """Writes manifest.csv and the contact sheet from the images that exist; returns the rows."""
+  s, m = config.start_scale, config.variants
+  rows, sheet, labels = [], [], []
+  for label, expression in enumerate(plan):
+    cells = []
+    for v in range(m):
+      rel = variant_file(expression.name, s, v)
+      if not os.path.exists(os.path.join(out, rel)):
+        continue
+      rows.append({"file": rel, "expression": expression.name, "label": label, "variant": v,
+                   "start_scale": s, "seed": config.seed, "source_photo": source_photo,
+                   "aus": expression.aus})
+      cells.append(_read(os.path.join(out, rel)))
+    path = os.path.join(out, expression_file(expression.name))
+    if cells and os.path.exists(path):
+      h, w = cells[0].shape[:2]
+      cells.insert(0, cv2.resize(_read(path), (w, h), interpolation=cv2.INTER_AREA))
+    if cells:
+      sheet.append(cells)
+      labels.append(expression.name)
+  manifest_lib.write_manifest(out, rows)
+  if sheet:
+    image_io.save_image(os.path.join(out, CONTACT_SHEET), image_io.make_grid(sheet, labels))
+  return rows
+
+
+def resolved_json(config, singan_config):
+  """Both configs as one JSON document (for --dry_run)."""
+  return json.dumps({"singanimation": dataclasses.asdict(config),
+                     "singan": dataclasses.asdict(singan_config)}, indent=2, sort_keys=True)
