@@ -45,6 +45,18 @@ def save_weights(model, path):
       os.remove(tmp)
 
 
+def network_variables(model):
+  """Every variable of a Keras model, as `tf.train.Checkpoint` should track it.
+
+  Keras 3 layers kept in Python lists (our networks' `body`) are invisible to the
+  object graph of `tf.train.Checkpoint`: a checkpoint of the model itself holds
+  only the layers set as attributes, the optimizer reaches the trainable variables
+  but not, e.g., BatchNorm statistics. Checkpoint this list instead of the model;
+  the order of `model.weights` is fixed by the architecture.
+  """
+  return list(model.weights)
+
+
 class PointerCheckpoint:
   """A `tf.train.Checkpoint` with one current version named by `latest.json`.
 

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfsingan import config as config_lib
+from tfsingan.common import checkpointing
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import aus as aus_lib
 from tfsingan.ganimation import networks
@@ -44,8 +45,8 @@ def load_generator(workdir):
   latest = tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINT_DIR))
   weights = os.path.join(workdir, GENERATOR_WEIGHTS)
   if latest:
-    tf.train.Checkpoint(generator=generator).restore(latest).expect_partial() \
-        .assert_existing_objects_matched()
+    tf.train.Checkpoint(generator=checkpointing.network_variables(generator)).restore(
+        latest).expect_partial().assert_existing_objects_matched()
   elif os.path.isfile(weights):
     generator.load_weights(weights)
   else:

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfsingan import config as config_lib
+from tfsingan.common import checkpointing
 from tfsingan.common import image_io
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import data as data_lib
@@ -213,7 +214,8 @@ def _train(config, workdir, num_train):
 
   model = build(config, total, decay, strategy)
   iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
-  checkpoint = tf.train.Checkpoint(generator=model.generator, critic=model.critic,
+  checkpoint = tf.train.Checkpoint(generator=checkpointing.network_variables(model.generator),
+                                   critic=checkpointing.network_variables(model.critic),
                                    g_optimizer=model.g_optimizer,
                                    d_optimizer=model.d_optimizer, iteration=iteration)
   # CheckpointManager writes the shards first and the `checkpoint` index last

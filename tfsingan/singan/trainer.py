@@ -233,7 +233,8 @@ def _train_scale(n, config, workdir, reals, sizes, widths, generators, noise_amp
                       prev_rec, z_here, config, seed=config.seed * 1000 + n)
   model.compile()
   ckpt = checkpointing.PointerCheckpoint(
-      os.path.join(workdir, "checkpoints"), generator=gen, critic=critic,
+      os.path.join(workdir, "checkpoints"), generator=checkpointing.network_variables(gen),
+      critic=checkpointing.network_variables(critic),
       g_optimizer=model.g_optimizer, d_optimizer=model.d_optimizer, rng=model.rng)
   start = 0
   meta = ckpt.latest()
