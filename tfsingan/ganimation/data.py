@@ -277,7 +277,7 @@ def load_index(data_dir, split="train", *, strict=False):
   return paths, np.stack(aus).astype(np.float32)
 
 
-def _decode(path, image_size):
+def decode_face(path, image_size):
   """File -> uint8 (S, S, 3): centre crop to a square, area-style (antialiased) resize."""
   img = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
   shape = tf.shape(img)
@@ -348,7 +348,7 @@ def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuf
   all_aus = tf.constant(aus)
 
   ds = tf.data.Dataset.from_tensor_slices((paths, aus, np.arange(n, dtype=np.int32)))
-  ds = ds.map(lambda p, a, i: (_decode(p, image_size), a, i),
+  ds = ds.map(lambda p, a, i: (decode_face(p, image_size), a, i),
               num_parallel_calls=tf.data.AUTOTUNE)
   if not strict:
     # A corrupt image found mid-training should cost one sample, not the run.

@@ -1,0 +1,219 @@
+"""Does a GANimation trained on synthetic faces edit expressions? Measured against truth.
+
+On the held-out identities of a `tfsingan.synthetic` dataset (its test split), each
+face x with AUs y_s is edited to the AUs y_t of another held-out face (a fixed,
+seeded pairing). Because the renderer is deterministic, `render(identity, y_t)` is
+the true edited face, so the edit can be scored directly:
+
+  l1_edit      mean |G(x, y_t) - render(identity, y_t)|  (pixels in [0, 1])
+  l1_unedited  mean |x - render(identity, y_t)|          (doing nothing)
+  ratio        l1_edit / l1_unedited                     (acceptance: <= 0.5)
+  l1_identity  mean |G(x, y_s) - x|                      (acceptance: small)
+  attention    mean of the attention mask over the edits (acceptance: not near 0 or 1)
+
+plus PSNR, the same figures restricted to the pixels that the AU change moves (where
+the true source and target renders differ), and, with `--regressor_workdir` (a model
+from `python -m tfsingan.metrics.au_regressor`), the per-AU mean absolute error
+between the AUs estimated on G(x, y_t) and y_t, next to that of the true renders
+(the regressor's own floor).
+
+  python -m benchmarks.ganimation_acceptance --workdir=W --data_dir=D \
+      [--regressor_workdir=R] [--out=benchmarks/results/ganimation_acceptance.json]
+"""
+
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from tfsingan.errors import UserInputError
+
+# Acceptance thresholds of the GANimation issue.
+MAX_RATIO = 0.5
+MAX_IDENTITY_L1 = 0.02
+ATTENTION_RANGE = (0.05, 0.95)
+# Pixels whose true source and target renders differ by more than this (max over
+# channels) count as "moved by the AU change".
+MOVED_THRESHOLD = 0.02
+
+
+def _psnr(mae_sq):
+  return float(10.0 * np.log10(1.0 / max(mae_sq, 1e-12)))
+
+
+def pair_targets(num, seed=0):
+  """For each of `num` faces the index of another face whose AUs are its target."""
+  rng = np.random.default_rng(seed)
+  perm = rng.permutation(num)
+  # A derangement: shift a random permutation by one so no face keeps its own AUs.
+  pair = np.empty(num, np.int64)
+  pair[perm] = np.roll(perm, 1)
+  return pair
+
+
+def evaluate(workdir, data_dir, *, regressor_workdir=None, max_images=None, seed=0,
+             batch_size=32):
+  """Scores the run in `workdir` on the test split of the synthetic set `data_dir`.
+
+  Returns a JSON-able dict (see the module docstring for the keys).
+  """
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from tfsingan.ganimation import aus as aus_lib  # pylint: disable=import-outside-toplevel
+  from tfsingan.ganimation import data as data_lib  # pylint: disable=import-outside-toplevel
+  from tfsingan.ganimation import inference  # pylint: disable=import-outside-toplevel
+  from tfsingan.synthetic import dataset as synth  # pylint: disable=import-outside-toplevel
+  from tfsingan.synthetic import faces  # pylint: disable=import-outside-toplevel
+
+  start = time.perf_counter()
+  generator, config = inference.load_generator(workdir)
+  size = config.image_size
+  table = synth.load_identities(data_dir)
+  paths, src_aus = data_lib.load_index(data_dir, split="test")
+  if max_images:
+    paths, src_aus = paths[:max_images], src_aus[:max_images]
+  if len(paths) < 2:
+    raise UserInputError(f"--data_dir: {data_dir}: fewer than 2 test images; expected a "
+                         "dataset written by python -m tfsingan.synthetic")
+  ids = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+  missing = [i for i in ids if i not in table]
+  if missing:
+    raise UserInputError(f"--data_dir: {data_dir}: {missing[0]} has no identity in "
+                         "identities.json; expected a synthetic dataset")
+  tgt_aus = src_aus[pair_targets(len(paths), seed)]
+
+  @tf.function(reduce_retracing=True)
+  def run(x01, aus):
+    x = x01 * 2.0 - 1.0
+    out, attention, _ = generator((x, aus_lib.tile_aus(aus, size, size)))
+    return tf.clip_by_value((out + 1.0) / 2.0, 0.0, 1.0), attention
+
+  sums = {"floor": 0.0, "edit": 0.0, "edit_sq": 0.0, "unedited": 0.0, "unedited_sq": 0.0, "identity": 0.0,
+          "attention": 0.0, "moved_edit": 0.0, "moved_unedited": 0.0, "moved_pixels": 0.0}
+  edited_all, truth_all = [], []
+  n = len(paths)
+  for lo in range(0, n, batch_size):
+    hi = min(n, lo + batch_size)
+    x = np.stack([data_lib.decode_face(p, size).numpy() for p in paths[lo:hi]])
+    x = x.astype(np.float32) / 255.0
+    truth = np.stack([faces.render(table[i]["identity"], t, size)
+                      for i, t in zip(ids[lo:hi], tgt_aus[lo:hi])]).astype(np.float32)
+    source = np.stack([faces.render(table[i]["identity"], s, size)
+                       for i, s in zip(ids[lo:hi], src_aus[lo:hi])]).astype(np.float32)
+    edited, attention = (t.numpy() for t in run(tf.constant(x), tf.constant(tgt_aus[lo:hi])))
+    same, _ = run(tf.constant(x), tf.constant(src_aus[lo:hi]))
+    err_edit = np.abs(edited - truth)
+    err_none = np.abs(x - truth)
+    moved = (np.abs(truth - source).max(axis=-1, keepdims=True) > MOVED_THRESHOLD)
+    moved = np.broadcast_to(moved, truth.shape)
+    sums["floor"] += np.abs(x - source).mean(axis=(1, 2, 3)).sum()
+    sums["edit"] += err_edit.mean(axis=(1, 2, 3)).sum()
+    sums["edit_sq"] += (err_edit ** 2).mean(axis=(1, 2, 3)).sum()
+    sums["unedited"] += err_none.mean(axis=(1, 2, 3)).sum()
+    sums["unedited_sq"] += (err_none ** 2).mean(axis=(1, 2, 3)).sum()
+    sums["identity"] += np.abs(same.numpy() - x).mean(axis=(1, 2, 3)).sum()
+    sums["attention"] += attention.mean(axis=(1, 2, 3)).sum()
+    sums["moved_edit"] += float(err_edit[moved].sum())
+    sums["moved_unedited"] += float(err_none[moved].sum())
+    sums["moved_pixels"] += float(moved.sum())
+    if regressor_workdir:
+      edited_all.append(edited)
+      truth_all.append(truth)
+
+  result = {
+      "workdir": os.path.abspath(workdir),
+      "data_dir": os.path.abspath(data_dir),
+      "image_size": size,
+      "test_images": n,
+      "l1_input_vs_own_render": sums["floor"] / n,
+      "l1_edit": sums["edit"] / n,
+      "l1_unedited": sums["unedited"] / n,
+      "psnr_edit_db": _psnr(sums["edit_sq"] / n),
+      "psnr_unedited_db": _psnr(sums["unedited_sq"] / n),
+      "l1_identity": sums["identity"] / n,
+      "attention_mean": sums["attention"] / n,
+      "moved_fraction": sums["moved_pixels"] / (n * size * size * 3),
+  }
+  result = {k: float(v) if isinstance(v, np.floating) else v for k, v in result.items()}
+  result["ratio"] = result["l1_edit"] / max(result["l1_unedited"], 1e-12)
+  if sums["moved_pixels"]:
+    result["moved_l1_edit"] = sums["moved_edit"] / sums["moved_pixels"]
+    result["moved_l1_unedited"] = sums["moved_unedited"] / sums["moved_pixels"]
+    result["moved_ratio"] = result["moved_l1_edit"] / max(result["moved_l1_unedited"], 1e-12)
+  if regressor_workdir:
+    from tfsingan.metrics import au_regressor  # pylint: disable=import-outside-toplevel
+    regressor = au_regressor.load_regressor(regressor_workdir)
+    pred_fake = au_regressor.predict_aus(regressor, np.concatenate(edited_all))
+    pred_true = au_regressor.predict_aus(regressor, np.concatenate(truth_all))
+    fake_err = np.abs(pred_fake - tgt_aus).mean(axis=0)
+    true_err = np.abs(pred_true - tgt_aus).mean(axis=0)
+    result["au_mae_edit"] = float(fake_err.mean())
+    result["au_mae_truth"] = float(true_err.mean())
+    result["au_mae_per_au"] = {name: {"edit": float(f), "truth": float(t)}
+                               for name, f, t in zip(aus_lib.AU_NAMES, fake_err, true_err)}
+  lo_att, hi_att = ATTENTION_RANGE
+  result["checks"] = {
+      f"ratio <= {MAX_RATIO}": bool(result["ratio"] <= MAX_RATIO),
+      f"l1_identity <= {MAX_IDENTITY_L1}": bool(result["l1_identity"] <= MAX_IDENTITY_L1),
+      f"{lo_att} < attention_mean < {hi_att}": bool(lo_att < result["attention_mean"] < hi_att),
+  }
+  result["passed"] = all(result["checks"].values())
+  result["seconds"] = time.perf_counter() - start
+  return result
+
+
+def print_table(result):
+  rows = [("test images", result["test_images"], ""),
+          ("L1 input vs its own render", result["l1_input_vs_own_render"], "(JPEG, resize)"),
+          ("L1 edit vs true render", result["l1_edit"], ""),
+          ("L1 unedited vs true render", result["l1_unedited"], ""),
+          ("ratio (<= 0.5)", result["ratio"], ""),
+          ("PSNR edit / unedited", f"{result['psnr_edit_db']:.2f} / "
+           f"{result['psnr_unedited_db']:.2f}", "dB"),
+          ("L1 G(x, y_s) vs x", result["l1_identity"], ""),
+          ("mean attention", result["attention_mean"], "")]
+  if "moved_ratio" in result:
+    rows.append(("ratio on moved pixels", result["moved_ratio"],
+                 f"{100 * result['moved_fraction']:.1f}% of pixels"))
+  if "au_mae_edit" in result:
+    rows.append(("AU MAE edit / true render",
+                 f"{result['au_mae_edit']:.4f} / {result['au_mae_truth']:.4f}", ""))
+  for name, value, unit in rows:
+    value = f"{value:.4f}" if isinstance(value, float) else str(value)
+    print(f"{name:<30} {value:>16} {unit}")
+  for check, ok in result["checks"].items():
+    print(f"{'PASS' if ok else 'FAIL'}  {check}")
+
+
+def main(argv):
+  del argv
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  from tfsingan.common import checkpointing  # pylint: disable=import-outside-toplevel
+  f = flags.FLAGS
+  if not f.workdir or not f.data_dir:
+    raise UserInputError("--workdir and --data_dir: required; expected a GANimation run and "
+                         "the synthetic dataset it was trained on")
+  result = evaluate(f.workdir, f.data_dir, regressor_workdir=f.regressor_workdir,
+                    max_images=f.max_images, seed=f.seed)
+  print_table(result)
+  if f.out:
+    checkpointing.write_json(f.out, result)
+    print(f"wrote {f.out}")
+  return 0 if result["passed"] else 1
+
+
+if __name__ == "__main__":
+  from absl import app
+  from absl import flags
+
+  import tfsingan.flags
+  from tfsingan.errors import exit_on_user_error
+
+  flags.DEFINE_string("workdir", None, "GANimation run directory.")
+  flags.DEFINE_string("data_dir", None, "Synthetic dataset (python -m tfsingan.synthetic).")
+  flags.DEFINE_string("regressor_workdir", None, "AU regressor run (optional).")
+  flags.DEFINE_integer("max_images", None, "Use at most this many test images.")
+  flags.DEFINE_integer("seed", 0, "Seed of the source/target pairing.")
+  flags.DEFINE_string("out", None, "Write the results as JSON here.")
+  sys.exit(app.run(exit_on_user_error(main), flags_parser=tfsingan.flags.parse_flags_or_exit))
