@@ -68,23 +68,26 @@ def _time_batches(iterator, batches, batch):
   return batches * batch / (time.perf_counter() - start)
 
 
-@exit_on_user_error
-def main(argv):
-  del argv
+def run(data_dir=None, num=1000, image_size=128, batch_size=25, batches=200,
+        baseline_batches=20):
+  """Times the loaders and prints the table; returns the result dict.
+
+  Args are the flags of the same names; `data_dir=None` generates `num` synthetic faces.
+  """
   from tfsingan.ganimation import data  # pylint: disable=import-outside-toplevel
-  size, batch = _IMAGE_SIZE.value, _BATCH_SIZE.value
+  size, batch = image_size, batch_size
   tmp = None
-  data_dir = _DATA_DIR.value
+  source = data_dir
   if not data_dir:
     from tfsingan.synthetic import generate  # pylint: disable=import-outside-toplevel
     tmp = tempfile.TemporaryDirectory(prefix="ganimation_bench_")
     data_dir = tmp.name
-    generate(data_dir, _NUM.value, size=size, seed=0)
+    generate(data_dir, num, size=size, seed=0)
   paths, aus = data.load_index(data_dir, "train")
   n = len(paths)
   steps_per_epoch = max(1, n // batch)
   rows = []
-  baseline = _naive_loader(paths, aus, size, batch, _BASELINE_BATCHES.value)
+  baseline = _naive_loader(paths, aus, size, batch, baseline_batches)
   rows.append(("naive python loop (baseline)", baseline))
   for with_maps in (True, False):
     ds = data.make_dataset(data_dir, image_size=size, batch_size=batch, with_maps=with_maps)
@@ -93,8 +96,8 @@ def main(argv):
     for _ in range(steps_per_epoch):  # the first epoch decodes and fills the cache
       next(it)
     first = steps_per_epoch * batch / (time.perf_counter() - start)
-    _time_batches(it, min(20, _BATCHES.value), batch)  # warm-up
-    steady = _time_batches(it, _BATCHES.value, batch)
+    _time_batches(it, min(20, batches), batch)  # warm-up
+    steady = _time_batches(it, batches, batch)
     label = "with AU maps" if with_maps else "without AU maps"
     if with_maps:
       rows.append(("tf.data first epoch (decode + cache)", first))
@@ -104,17 +107,24 @@ def main(argv):
   print(f"{'pipeline':44s} {'images/s':>10s} {'vs baseline':>12s}")
   for name, ips in rows:
     print(f"{name:44s} {ips:10.0f} {ips / baseline:11.1f}x")
-  result = {
-      "data_dir": _DATA_DIR.value or "synthetic", "train_images": n, "image_size": size,
+  if tmp is not None:
+    tmp.cleanup()
+  return {
+      "data_dir": source or "synthetic", "train_images": n, "image_size": size,
       "batch_size": batch, "cpus": os.cpu_count(),
       "rows": [{"pipeline": name, "images_per_second": ips, "ratio_to_baseline": ips / baseline}
                for name, ips in rows],
   }
+
+
+@exit_on_user_error
+def main(argv):
+  del argv
+  result = run(_DATA_DIR.value, _NUM.value, _IMAGE_SIZE.value, _BATCH_SIZE.value,
+               _BATCHES.value, _BASELINE_BATCHES.value)
   with open(_OUT.value, "w", encoding="utf-8") as f:
     json.dump(result, f, indent=2)
   print(f"wrote {_OUT.value}")
-  if tmp is not None:
-    tmp.cleanup()
 
 
 if __name__ == "__main__":

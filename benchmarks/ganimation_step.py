@@ -18,6 +18,7 @@ next to wall seconds.
   python -m benchmarks.ganimation_step --out=/tmp/ganimation_step.json
 """
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -241,15 +242,12 @@ def _child(spec):
   print("RESULT " + json.dumps(result), flush=True)
 
 
-def _run_child_with_rss(precision, jit):
+def _run_child_with_rss(precision, jit, iterations, image_size, batch_size):
   """Runs one configuration; adds its own peak RSS (os.wait4 on that child only)."""
-  iterations = FLAGS.xla_iterations if jit == "true" else FLAGS.iterations
-  if precision == "torch":
-    iterations = FLAGS.torch_iterations
   spec = "torch" if precision == "torch" else f"{precision},{jit}"
   cmd = [sys.executable, "-m", "benchmarks.ganimation_step", f"--child={spec}",
-         f"--iterations={iterations}", f"--image_size={FLAGS.image_size}",
-         f"--batch_size={FLAGS.batch_size}"]
+         f"--iterations={iterations}", f"--image_size={image_size}",
+         f"--batch_size={batch_size}"]
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
     proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, text=True)
@@ -266,8 +264,11 @@ def _run_child_with_rss(precision, jit):
   return result
 
 
-def _pipeline_images_per_second():
-  """Images/s of the input pipeline alone (decode + augment + batch), first pass."""
+def _pipeline_images_per_second(n, s, b):
+  """Images/s of the input pipeline alone (decode + augment + batch), first pass.
+
+  On `n` generated s x s JPEGs in batches of `b`.
+  """
   try:
     from benchmarks import ganimation_pipeline  # pylint: disable=g-import-not-at-top
     fn = getattr(ganimation_pipeline, "images_per_second", None)
@@ -280,7 +281,6 @@ def _pipeline_images_per_second():
   import numpy as np  # pylint: disable=g-import-not-at-top
   import cv2  # pylint: disable=g-import-not-at-top
   from tfsingan.ganimation import data as data_lib  # pylint: disable=g-import-not-at-top
-  n, s, b = FLAGS.pipeline_images, FLAGS.image_size, FLAGS.batch_size
   rng = np.random.default_rng(0)
   with tempfile.TemporaryDirectory() as root:
     os.makedirs(os.path.join(root, "imgs"))
@@ -304,25 +304,35 @@ def _pipeline_images_per_second():
     return count / (time.perf_counter() - t), "tfsingan.ganimation.data.make_dataset (uncached)"
 
 
-def main(argv):
-  del argv
-  if FLAGS.child:
-    _child(FLAGS.child)
-    return
+def run(iterations=3, xla_iterations=1, image_size=128, batch_size=25,
+        precisions=("float32", "mixed_bfloat16"), xla_precisions=("float32",), torch=True,
+        torch_iterations=1, pipeline_images=250):
+  """Times every configuration in its own subprocess; prints the table.
+
+  Args are the flags of the same names (`pipeline_images=0` skips the input pipeline).
+
+  Returns:
+    The result dict written by `--out` (rows, PyTorch same-run row, pipeline images/s).
+  """
   rows = []
   torch_row = None
-  if FLAGS.torch:
-    try:
-      import torch  # pylint: disable=g-import-not-at-top,unused-import
+  if torch:
+    if importlib.util.find_spec("torch") is not None:
       print("timing the PyTorch re-implementation ...", flush=True)
-      torch_row = _run_child_with_rss("torch", "false")
-    except ImportError:
+      torch_row = _run_child_with_rss("torch", "false", torch_iterations, image_size,
+                                      batch_size)
+    else:
       print("torch is not installed: no same-run baseline", flush=True)
-  for precision in FLAGS.precisions:
-    for jit in ["false"] + (["true"] if precision in FLAGS.xla_precisions else []):
+  for precision in precisions:
+    for jit in ["false"] + (["true"] if precision in xla_precisions else []):
       print(f"timing {precision} jit_compile={jit} ...", flush=True)
-      rows.append(_run_child_with_rss(precision, jit))
-  pipeline, pipeline_source = _pipeline_images_per_second()
+      rows.append(_run_child_with_rss(precision, jit,
+                                      xla_iterations if jit == "true" else iterations,
+                                      image_size, batch_size))
+  pipeline, pipeline_source = None, None
+  if pipeline_images:
+    pipeline, pipeline_source = _pipeline_images_per_second(pipeline_images, image_size,
+                                                            batch_size)
 
   f32 = {r["jit_compile"]: r for r in rows if r["precision"] == "float32"}
   header = (f"{'precision':<16}{'xla':<6}{'critic s':>9}{'crit+gen s':>11}{'avg s/it':>9}"
@@ -352,14 +362,25 @@ def main(argv):
          r["speedup_vs_torch_same_run"], r["speedup_vs_float32"],
          100 * r["memory_vs_original"])
   print("* measured earlier on this CPU with the original code (not in this run)")
-  print(f"input pipeline alone: {pipeline:.0f} images/s ({pipeline_source}); one iteration "
-        f"needs {FLAGS.batch_size} images")
-  result = {"image_size": FLAGS.image_size, "batch_size": FLAGS.batch_size,
-            "critic_steps": CRITIC_STEPS, "timed_iterations": FLAGS.iterations,
-            "baseline_pytorch_original": BASELINE, "pytorch_same_run": torch_row,
-            "rows": rows,
-            "pipeline_images_per_s": pipeline, "pipeline_source": pipeline_source,
-            "cpu_count": os.cpu_count(), "load_average_after": os.getloadavg()}
+  if pipeline is not None:
+    print(f"input pipeline alone: {pipeline:.0f} images/s ({pipeline_source}); one iteration "
+          f"needs {batch_size} images")
+  return {"image_size": image_size, "batch_size": batch_size,
+          "critic_steps": CRITIC_STEPS, "timed_iterations": iterations,
+          "baseline_pytorch_original": BASELINE, "pytorch_same_run": torch_row,
+          "rows": rows,
+          "pipeline_images_per_s": pipeline, "pipeline_source": pipeline_source,
+          "cpu_count": os.cpu_count(), "load_average_after": os.getloadavg()}
+
+
+def main(argv):
+  del argv
+  if FLAGS.child:
+    _child(FLAGS.child)
+    return
+  result = run(FLAGS.iterations, FLAGS.xla_iterations, FLAGS.image_size, FLAGS.batch_size,
+               FLAGS.precisions, FLAGS.xla_precisions, FLAGS.torch, FLAGS.torch_iterations,
+               FLAGS.pipeline_images)
   if FLAGS.out:
     from tfsingan.common.image_io import atomic_write_bytes  # pylint: disable=g-import-not-at-top
     atomic_write_bytes(FLAGS.out, json.dumps(result, indent=2).encode("utf-8"))

@@ -178,20 +178,29 @@ def train_step_variant(img, m, batch, steps, seconds, seed):
   return done, trace[-1][0], trace
 
 
-def main(argv):
-  del argv
+def run(m_list="10,20,40,80,160", time_limit=60.0, patience=12, baseline_seconds=60.0,
+        baseline_iterations=40000, baseline_lr=0.01, adam_steps=4000, seed=0):
+  """Fits every m with ours, the NumPy baseline and the DCT; prints the tables.
+
+  Args are the flags of the same names (`m_list`: --m, comma-separated).
+
+  Returns:
+    {"rows": per m, "train_step": the batch comparison, "load_average_end", "flags"}.
+  """
+  settings = {"m": m_list, "time_limit": time_limit, "patience": patience,
+              "baseline_seconds": baseline_seconds, "baseline_iterations": baseline_iterations,
+              "baseline_lr": baseline_lr, "adam_steps": adam_steps, "seed": seed}
   img = target_image()
-  ms = [int(v) for v in FLAGS.m.split(",")]
+  ms = [int(v) for v in m_list.split(",")]
   rows = []
   print(f"target: bundled face 120x120 gray; cpus: {os.cpu_count()}; load average "
         f"{os.getloadavg()[0]:.1f} at start", flush=True)
   for m in ms:
     dct = dct_psnr(img, 6 * m)
     cpu0 = time.process_time()
-    tr_ours = ours(img, m, FLAGS.time_limit, FLAGS.patience, FLAGS.seed)
+    tr_ours = ours(img, m, time_limit, patience, seed)
     cpu1 = time.process_time()
-    tr_base = numpy_adam(img, m, FLAGS.baseline_seconds, FLAGS.baseline_iterations,
-                         FLAGS.baseline_lr, FLAGS.seed)
+    tr_base = numpy_adam(img, m, baseline_seconds, baseline_iterations, baseline_lr, seed)
     cpu2 = time.process_time()
     p_ours, p_base = tr_ours[-1][1], max(p for _, p in tr_base)
     level = min(p_ours, p_base)
@@ -227,17 +236,17 @@ def main(argv):
           f"{r['ours_seconds_to_equal']:7.1f} {r['baseline_seconds_to_equal']:8.1f} "
           f"{r['speedup_at_equal_psnr']:6.0f}x")
   step_rows = []
-  if FLAGS.adam_steps > 0:
+  if adam_steps > 0:
     print(f"\nGmNet.train_step at m = 80 (Adam on the MSE, cosine decay), same init:")
     full_seconds = None
     for batch in (0, 256):
-      steps = FLAGS.adam_steps if batch == 0 else 10 ** 8
+      steps = adam_steps if batch == 0 else 10 ** 8
       seconds = 10 ** 8 if batch == 0 else full_seconds
       if batch:  # As many steps as fit in the full-image run's time, decayed over them.
-        _, _, probe = train_step_variant(img, 80, batch, 1000, 10 ** 8, FLAGS.seed)
+        _, _, probe = train_step_variant(img, 80, batch, 1000, 10 ** 8, seed)
         per_step = (probe[-1][0] - probe[0][0]) / (probe[-1][2] - probe[0][2])
         steps = int((full_seconds - probe[0][0]) / per_step)
-      done, secs, trace = train_step_variant(img, 80, batch, steps, seconds, FLAGS.seed)
+      done, secs, trace = train_step_variant(img, 80, batch, steps, seconds, seed)
       full_seconds = full_seconds or secs
       t26 = time_to(trace, 26.0)
       step_rows.append({"batch": batch or "full image", "steps": done, "seconds": secs,
@@ -246,12 +255,14 @@ def main(argv):
       print(f"  batch {str(batch or 'full image'):>10}: {done:6d} steps, "
             f"{1000 * secs / done:.2f} ms/step, {secs:.1f} s, {trace[-1][1]:.2f} dB, "
             f"26 dB after {f'{t26:.1f} s' if t26 else '-'}", flush=True)
-  result = {"rows": rows, "train_step": step_rows,
-            "load_average_end": os.getloadavg()[0],
-            "flags": {k: FLAGS[k].value for k in ("m", "time_limit", "patience",
-                                                  "baseline_seconds",
-                                                  "baseline_iterations", "baseline_lr",
-                                                  "adam_steps", "seed")}}
+  return {"rows": rows, "train_step": step_rows, "load_average_end": os.getloadavg()[0],
+          "flags": settings}
+
+
+def main(argv):
+  del argv
+  result = run(FLAGS.m, FLAGS.time_limit, FLAGS.patience, FLAGS.baseline_seconds,
+               FLAGS.baseline_iterations, FLAGS.baseline_lr, FLAGS.adam_steps, FLAGS.seed)
   if FLAGS.out:
     with open(FLAGS.out, "w", encoding="utf-8") as f:
       json.dump(result, f, indent=2)

@@ -169,23 +169,42 @@ def _conv_roofline(precision):
   return 2 * 9 * 128 * 128 * 248 * 248 / seconds / 1e9
 
 
-def main(argv):
-  del argv
-  if FLAGS.worker:
-    _worker(json.loads(FLAGS.worker))
-    return
+def run(image="", scale_list=("coarse", "middle", "fine"), modes=("eager", "function", "xla"),
+        precisions=("float32", "mixed_bfloat16"), iters=3, fine_iters=2, warmup=1,
+        torch_mode="auto", eager_scales=("coarse", "middle", "fine"), scale_modes=None):
+  """Times every (scale, mode, precision), each in its own subprocess.
+
+  Args:
+    image: training image path ("" = the bundled face at 250x250).
+    scale_list: "coarse", "middle", "fine" or scale indices.
+    modes: execution modes among eager, function, xla.
+    precisions: float32 and/or mixed_bfloat16.
+    iters: timed iterations at coarse/middle scales; `fine_iters` at the finest.
+    warmup: untimed iterations after the first call.
+    torch_mode: "auto", "on" or "off": also time the PyTorch reference.
+    eager_scales: scales at which eager mode is timed.
+    scale_modes: optional {scale name or index: [modes]} overriding `modes` there.
+
+  Returns:
+    {"image_hw", "sizes", "scale_factor", "rows", "summary", "cpu_count"}.
+  """
   from tfsingan.singan import scales  # pylint: disable=import-outside-toplevel
-  image = _training_image(FLAGS.image)
+  image = _training_image(image)
   pyr = scales.scale_schedule(*image.shape[:2])
   sizes = [list(s) for s in pyr.sizes]
   last = len(sizes) - 1
   # "middle": the scale closest to half the finest size (126 px of 250).
   middle = min(range(last + 1), key=lambda s: abs(sizes[s][0] - sizes[last][0] / 2))
   named = {"coarse": 0, "middle": middle, "fine": last}
-  picked = [named[s] if s in named else int(s) for s in FLAGS.scales]
-  eager_at = {named[s] if s in named else int(s) for s in FLAGS.eager_scales}
-  torch_ok = FLAGS.torch == "on"
-  if FLAGS.torch == "auto":
+
+  def index(s):
+    return named[s] if s in named else int(s)
+
+  picked = [index(s) for s in scale_list]
+  eager_at = {index(s) for s in eager_scales}
+  modes_at = {index(s): list(m) for s, m in (scale_modes or {}).items()}
+  torch_ok = torch_mode == "on"
+  if torch_mode == "auto":
     try:
       import torch  # pylint: disable=import-outside-toplevel,unused-import
       torch_ok = True
@@ -193,16 +212,16 @@ def main(argv):
       torch_ok = False
   rows = []
   for n in picked:
-    iters = FLAGS.fine_iters if n == last else FLAGS.iters
-    base = {"scale": n, "sizes": sizes, "iters": iters, "warmup": FLAGS.warmup,
+    n_iters = fine_iters if n == last else iters
+    base = {"scale": n, "sizes": sizes, "iters": n_iters, "warmup": warmup,
             "image_hw": list(image.shape[:2])}
     if torch_ok:
       res = _run_worker({**base, "kind": "torch"})
       rows.append({"scale": n, "impl": "pytorch-reference", "mode": "eager",
                    "precision": "float32", **res})
       _print_row(rows[-1], sizes)
-    for precision in FLAGS.precisions:
-      for mode in FLAGS.modes:
+    for precision in precisions:
+      for mode in modes_at.get(n, modes):
         if mode == "eager" and n not in eager_at:
           continue
         res = _run_worker({**base, "kind": "tf", "mode": mode, "precision": precision})
@@ -210,13 +229,22 @@ def main(argv):
                      **res})
         _print_row(rows[-1], sizes)
   summary = _summarise(rows, sizes, last, torch_ok)
-  result = {"image_hw": list(image.shape[:2]), "sizes": sizes,
-            "scale_factor": pyr.scale_factor, "rows": rows, "summary": summary,
-            "cpu_count": os.cpu_count()}
+  return {"image_hw": list(image.shape[:2]), "sizes": sizes,
+          "scale_factor": pyr.scale_factor, "rows": rows, "summary": summary,
+          "cpu_count": os.cpu_count()}
+
+
+def main(argv):
+  del argv
+  if FLAGS.worker:
+    _worker(json.loads(FLAGS.worker))
+    return
+  result = run(FLAGS.image, FLAGS.scales, FLAGS.modes, FLAGS.precisions, FLAGS.iters,
+               FLAGS.fine_iters, FLAGS.warmup, FLAGS.torch, FLAGS.eager_scales)
   os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
   with open(FLAGS.out, "w", encoding="utf-8") as f:
     json.dump(result, f, indent=2)
-  print(json.dumps(summary, indent=2))
+  print(json.dumps(result["summary"], indent=2))
   print(f"wrote {FLAGS.out}")
 
 
