@@ -16,7 +16,7 @@ plus PSNR, the same figures restricted to the pixels that the AU change moves (w
 the true source and target renders differ), and, with `--regressor_workdir` (a model
 from `python -m tfsingan.metrics.au_regressor`), the per-AU mean absolute error
 between the AUs estimated on G(x, y_t) and y_t, next to that of the true renders
-(the regressor's own floor).
+(the regressor's own floor) and of the unedited inputs (doing nothing).
 
   python -m benchmarks.ganimation_acceptance --workdir=W --data_dir=D \
       [--regressor_workdir=R] [--out=benchmarks/results/ganimation_acceptance.json]
@@ -97,7 +97,7 @@ def evaluate(workdir, data_dir, *, regressor_workdir=None, max_images=None, seed
   sums = {"floor": 0.0, "edit": 0.0, "edit_sq": 0.0, "unedited": 0.0, "unedited_sq": 0.0, "identity": 0.0,
           "attention": 0.0, "att_moved": 0.0, "att_static": 0.0,
           "moved_edit": 0.0, "moved_unedited": 0.0, "moved_pixels": 0.0}
-  edited_all, truth_all = [], []
+  edited_all, truth_all, input_all = [], [], []
   n = len(paths)
   for lo in range(0, n, batch_size):
     hi = min(n, lo + batch_size)
@@ -129,6 +129,7 @@ def evaluate(workdir, data_dir, *, regressor_workdir=None, max_images=None, seed
     if regressor_workdir:
       edited_all.append(edited)
       truth_all.append(truth)
+      input_all.append(x)
 
   result = {
       "workdir": os.path.abspath(workdir),
@@ -158,10 +159,12 @@ def evaluate(workdir, data_dir, *, regressor_workdir=None, max_images=None, seed
     regressor = au_regressor.load_regressor(regressor_workdir)
     pred_fake = au_regressor.predict_aus(regressor, np.concatenate(edited_all))
     pred_true = au_regressor.predict_aus(regressor, np.concatenate(truth_all))
+    pred_input = au_regressor.predict_aus(regressor, np.concatenate(input_all))
     fake_err = np.abs(pred_fake - tgt_aus).mean(axis=0)
     true_err = np.abs(pred_true - tgt_aus).mean(axis=0)
     result["au_mae_edit"] = float(fake_err.mean())
     result["au_mae_truth"] = float(true_err.mean())
+    result["au_mae_unedited"] = float(np.abs(pred_input - tgt_aus).mean())
     result["au_mae_per_au"] = {name: {"edit": float(f), "truth": float(t)}
                                for name, f, t in zip(aus_lib.AU_NAMES, fake_err, true_err)}
   lo_att, hi_att = ATTENTION_RANGE
@@ -194,8 +197,9 @@ def print_table(result):
     rows.append(("attention moved / static",
                  f"{result['attention_moved']:.3f} / {result['attention_static']:.3f}", ""))
   if "au_mae_edit" in result:
-    rows.append(("AU MAE edit / true render",
-                 f"{result['au_mae_edit']:.4f} / {result['au_mae_truth']:.4f}", ""))
+    rows.append(("AU MAE edit / truth / unedited",
+                 f"{result['au_mae_edit']:.3f} / {result['au_mae_truth']:.3f} / "
+                 f"{result['au_mae_unedited']:.3f}", ""))
   for name, value, unit in rows:
     value = f"{value:.4f}" if isinstance(value, float) else str(value)
     print(f"{name:<30} {value:>16} {unit}")
