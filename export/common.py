@@ -265,7 +265,3 @@ def singan_scales(graphs):
           "sizes": [list(s) for s in graphs.sizes],
           "noise_amps": list(graphs.model.noise_amps),
           "scale_index": "0 = coarsest (the paper's N); k = the paper's N-k"}
-
-
-def write_sidecar(path, data):
-  checkpointing.write_json(path, data)

@@ -39,6 +39,7 @@ from absl import app
 from absl import flags
 
 from tfsingan import flags as flag_lib
+from tfsingan.common import checkpointing
 from tfsingan.errors import UserInputError
 from tfsingan.errors import exit_on_user_error
 
@@ -139,7 +140,7 @@ def export(workdir, out, version=1, *, start_scale=0, inject_scale=1):
   tmp = tempfile.mkdtemp(dir=out, prefix=f".tmp-{version}-")
   try:
     archive.write_out(tmp, verbose=False)
-    common.write_sidecar(os.path.join(tmp, SIDECAR), {**info, "format": "saved_model",
+    checkpointing.write_json(os.path.join(tmp, SIDECAR), {**info, "format": "saved_model",
                                                       "version": version})
     os.replace(tmp, target)
   finally:

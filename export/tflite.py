@@ -35,6 +35,7 @@ from absl import app
 from absl import flags
 
 from tfsingan import flags as flag_lib
+from tfsingan.common import checkpointing
 from tfsingan.errors import UserInputError
 from tfsingan.errors import exit_on_user_error
 
@@ -237,7 +238,7 @@ def export(workdir, out, quantize="none", *, scales=None, calibration_samples=64
                       seed=seed)
   sidecar_path = out[:-len(".tflite")] + ".json"
   atomic_write_bytes(out, model)
-  common.write_sidecar(sidecar_path, {**info, "size_bytes": len(model)})
+  checkpointing.write_json(sidecar_path, {**info, "size_bytes": len(model)})
   return out, sidecar_path
 
 
