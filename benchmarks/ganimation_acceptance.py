@@ -90,9 +90,8 @@ def evaluate(workdir, data_dir, *, regressor_workdir=None, max_images=None, seed
 
   @tf.function(reduce_retracing=True)
   def run(x01, aus):
-    x = x01 * 2.0 - 1.0
-    out, attention, _ = generator((x, aus_lib.tile_aus(aus, size, size)))
-    return tf.clip_by_value((out + 1.0) / 2.0, 0.0, 1.0), attention
+    out, attention, _ = inference.animate(generator, x01, aus)
+    return out, attention
 
   sums = {"floor": 0.0, "edit": 0.0, "edit_sq": 0.0, "unedited": 0.0, "unedited_sq": 0.0, "identity": 0.0,
           "attention": 0.0, "att_moved": 0.0, "att_static": 0.0,

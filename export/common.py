@@ -14,6 +14,7 @@ import tensorflow as tf
 from tfsingan.common import checkpointing
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import aus as aus_lib
+from tfsingan.ganimation import inference as ganimation_inference
 from tfsingan.singan import generate
 
 CONFIG_NAME = "config.json"
@@ -61,9 +62,7 @@ class GANimationGraphs:
 
   @classmethod
   def load(cls, workdir):
-    # Imported here: it reads the checkpoint format of the GANimation trainer.
-    from tfsingan.ganimation import inference  # pylint: disable=import-outside-toplevel
-    generator, config = inference.load_generator(workdir)
+    generator, config = ganimation_inference.load_generator(workdir)
     return cls(generator, config.image_size), config
 
   def input_signature(self, batch=None, dtype=tf.float32):
@@ -74,10 +73,8 @@ class GANimationGraphs:
   def animate(self, image, aus):
     """image (B, S, S, 3) in [0, 1], aus (B, 17) in [0, 1] -> dict of `image`,
     `attention` (B, S, S, 1; 1 = input pixel kept) and `color`, all in [0, 1]."""
-    s = self.image_size
-    aus_map = aus_lib.tile_aus(aus, s, s)
-    out, attention, colour = self.generator((image * 2.0 - 1.0, aus_map))
-    return {"image": to_unit(out), "attention": attention, "color": to_unit(colour)}
+    out, attention, colour = ganimation_inference.animate(self.generator, image, aus)
+    return {"image": out, "attention": attention, "color": colour}
 
   def animate_uint8(self, image, aus):
     """As `animate` with uint8 images (0..255) in and out."""

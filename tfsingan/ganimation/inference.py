@@ -54,6 +54,29 @@ def load_generator(workdir):
   return generator, config
 
 
+def animate(generator, image01, aus):
+  """The generator on batched tensors in the units of images and AUs.
+
+  Args:
+    generator: a `GANimationGenerator`.
+    image01: (B, H, W, 3) float RGB in [0, 1].
+    aus: (B, 17) target AU intensities in [0, 1], tiled to H x W x 17 here.
+
+  Returns:
+    (image01, attention, colour) tensors: the edited faces and the colour masks
+    in [0, 1], the attention masks (B, H, W, 1) (1 = pixel kept from the input).
+  """
+  height = image01.shape[1] or tf.shape(image01)[1]
+  width = image01.shape[2] or tf.shape(image01)[2]
+  out, attention, colour = generator((image01 * 2.0 - 1.0,
+                                      aus_lib.tile_aus(aus, height, width)))
+
+  def to_unit(x):
+    return tf.clip_by_value((x + 1.0) * 0.5, 0.0, 1.0)
+
+  return to_unit(out), attention, to_unit(colour)
+
+
 def edit(generator, image01, target_aus):
   """Moves the face in `image01` to the expression `target_aus`.
 
@@ -80,10 +103,7 @@ def edit(generator, image01, target_aus):
     raise UserInputError(f"target AUs: shape {target.shape}; expected ({aus_lib.NUM_AUS},)")
   if not np.all(np.isfinite(target)) or target.min() < 0.0 or target.max() > 1.0:
     raise UserInputError("target AUs: expected finite intensities in [0, 1]")
-  x = tf.constant(image01[None] * 2.0 - 1.0)
-  aus_map = aus_lib.tile_aus(tf.constant(target[None]), image01.shape[0], image01.shape[1])
-  out, attention, colour = generator((x, aus_map))
-  out = np.clip((keras.ops.convert_to_numpy(out)[0] + 1.0) / 2.0, 0.0, 1.0)
-  attention = keras.ops.convert_to_numpy(attention)[0, :, :, 0]
-  colour = (keras.ops.convert_to_numpy(colour)[0] + 1.0) / 2.0
-  return out.astype(np.float32), attention.astype(np.float32), colour.astype(np.float32)
+  out, attention, colour = animate(generator, tf.constant(image01[None]),
+                                   tf.constant(target[None]))
+  return (keras.ops.convert_to_numpy(out)[0], keras.ops.convert_to_numpy(attention)[0, :, :, 0],
+          keras.ops.convert_to_numpy(colour)[0])
