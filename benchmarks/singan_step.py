@@ -153,20 +153,33 @@ def _run_worker(spec):
   return {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
 
 
-def _conv_roofline(precision):
-  """GFLOP/s of one 3x3 128->128 convolution at 250 px (the CPU's practical peak)."""
+def _conv_roofline(precision, size=(250, 250), channels=128, jit_compile=False, chain=8):
+  """GFLOP/s of 3x3 `channels`->`channels` convolutions at `size`: the CPU's practical
+  peak for this scale's layers (forward only; the backward passes run slower).
+
+  `chain` convolutions run in one compiled function, so that at the small coarse
+  sizes the figure is not the dispatch overhead of a single call.
+  """
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   dtype = tf.bfloat16 if "bfloat16" in precision else tf.float32
-  x = tf.cast(tf.random.normal([1, 250, 250, 128]), dtype)
-  k = tf.cast(tf.random.normal([3, 3, 128, 128]), dtype)
-  conv = tf.function(lambda: tf.nn.conv2d(x, k, 1, "VALID"))
-  conv()
+  x = tf.cast(tf.random.normal([1, *size, channels]), dtype)
+  k = tf.cast(tf.random.normal([3, 3, channels, channels]), dtype) * 0.05
+
+  @tf.function(jit_compile=jit_compile)
+  def convs():
+    y = x
+    for _ in range(chain):
+      y = tf.nn.conv2d(y, k, 1, "SAME")
+    return y
+
+  convs()
+  reps = max(3, int(2e8 // (size[0] * size[1] * channels * channels)))
   t0 = time.perf_counter()
-  for _ in range(5):
-    out = conv()
+  for _ in range(reps):
+    out = convs()
   float(tf.reduce_sum(tf.cast(out[0, 0, 0], tf.float32)))
-  seconds = (time.perf_counter() - t0) / 5
-  return 2 * 9 * 128 * 128 * 248 * 248 / seconds / 1e9
+  seconds = (time.perf_counter() - t0) / (reps * chain)
+  return 2 * 9 * channels * channels * size[0] * size[1] / seconds / 1e9
 
 
 def run(image="", scale_list=("coarse", "middle", "fine"), modes=("eager", "function", "xla"),
@@ -289,6 +302,18 @@ def _summarise(rows, sizes, last, torch_ok):
     if precision in fine:
       out[f"fine_gflops_per_s_{precision}"] = flops / fine[precision]["seconds_per_iter"] / 1e9
       out[f"conv_roofline_gflops_{precision}"] = _conv_roofline(precision)
+  # The coarsest scale: achieved GFLOP/s against the same roofline at its size and
+  # width (XLA, the mode that runs this scale fastest), and what a given speed-up
+  # over the reference would need.
+  coarse = out["per_scale"].get("0", {})
+  if "float32" in coarse:
+    flops = iteration_flops(sizes[0], scales.channels_at(0))
+    out["coarse_iteration_gflop"] = flops / 1e9
+    out["coarse_gflops_per_s_float32"] = flops / coarse["float32"]["seconds_per_iter"] / 1e9
+    out["coarse_conv_roofline_gflops_float32"] = _conv_roofline(
+        "float32", tuple(sizes[0]), scales.channels_at(0), jit_compile=True)
+    if "pytorch_reference_s" in coarse:
+      out["coarse_gflops_per_s_needed_for_3x"] = flops / (coarse["pytorch_reference_s"] / 3) / 1e9
   # Full training: seconds per iteration modelled as a + b x (H W width^2), fitted to
   # the measured scales, summed over every scale x 2000 iterations.
   for impl, precision in (("tfsingan", "float32"), ("tfsingan", "mixed_bfloat16"),

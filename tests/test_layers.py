@@ -13,9 +13,10 @@ def _layer(seed=0, **kwargs):
   return layer
 
 
-def test_single_example_matches_batchnorm2d_by_hand():
+@pytest.mark.parametrize("hw", [(5, 6), (60, 61)])  # the composite and the fused path
+def test_single_example_matches_batchnorm2d_by_hand(hw):
   rng = np.random.default_rng(0)
-  x = rng.normal(2.0, 3.0, (1, 5, 6, 4)).astype(np.float32)
+  x = rng.normal(2.0, 3.0, (1, *hw, 4)).astype(np.float32)
   layer = _layer()
   gamma, beta = layer.gamma.numpy(), layer.beta.numpy()
   y = layer(x, training=True).numpy()
@@ -24,7 +25,8 @@ def test_single_example_matches_batchnorm2d_by_hand():
   # Running averages as PyTorch: momentum 0.1, unbiased variance.
   np.testing.assert_allclose(layer.moving_mean.numpy(), 0.1 * mean, rtol=1e-5)
   np.testing.assert_allclose(layer.moving_variance.numpy(),
-                             0.9 + 0.1 * var * 30 / 29, rtol=1e-5)
+                             0.9 + 0.1 * var * (hw[0] * hw[1]) / (hw[0] * hw[1] - 1),
+                             rtol=1e-5)
   # Inference uses the running averages.
   mm, mv = layer.moving_mean.numpy(), layer.moving_variance.numpy()
   np.testing.assert_allclose(layer(x, training=False).numpy(),
@@ -70,3 +72,34 @@ def test_config_round_trip():
   clone = PerExampleBatchNorm.from_config(layer.get_config())
   assert clone.get_config() == layer.get_config()
   assert pytest.approx(clone.momentum) == 0.2
+
+
+def test_fused_and_composite_paths_agree_to_second_order():
+  # Static shapes of at least FUSED_MIN_PIXELS take the fused kernel; an unknown
+  # batch the tf.nn.moments path. The critic's gradient penalty differentiates
+  # through the layer twice.
+  rng = np.random.default_rng(5)
+  shape = (2, 60, 61, 4)
+  assert shape[1] * shape[2] >= PerExampleBatchNorm.FUSED_MIN_PIXELS
+  x = tf.constant(rng.normal(1.0, 2.0, shape).astype(np.float32))
+  w = tf.constant(rng.normal(size=shape).astype(np.float32))
+
+  def penalty_grads(layer, inp):
+    with tf.GradientTape() as outer:
+      with tf.GradientTape() as inner:
+        inner.watch(inp)
+        y = layer(inp, training=True)
+        score = tf.reduce_sum(tf.tanh(y) * w)
+      grad = inner.gradient(score, inp)
+      gp = tf.reduce_sum(tf.square(grad))
+    return y, grad, outer.gradient(gp, [layer.gamma, layer.beta])
+
+  fused, composite = _layer(seed=6), _layer(seed=6)
+  y1, g1, (dg1, db1) = penalty_grads(fused, x)
+  run = tf.function(lambda inp: penalty_grads(composite, inp),
+                    input_signature=[tf.TensorSpec([None, *shape[1:]], tf.float32)])
+  y2, g2, (dg2, db2) = run(x)
+  for a, b in ((y1, y2), (g1, g2), (dg1, dg2), (db1, db2)):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(fused.moving_variance.numpy(), composite.moving_variance.numpy(),
+                             rtol=1e-5)
