@@ -228,3 +228,49 @@ def test_make_dataset_errors_and_corrupt_images(small_set, tmp_path):
   ds = data.make_dataset(str(tmp_path / "set"), image_size=16, batch_size=1, repeat=False,
                          shuffle=False)
   assert sum(1 for _ in ds) == 9
+
+
+def _video_csv(frames, *, face_id=False):
+  """An OpenFace FeatureExtraction CSV: leading spaces in the header, one row per
+  frame (frames counted from 1), optionally a face_id column; values (conf,
+  success, au value)."""
+  header = (["frame"] + (["face_id"] if face_id else []) + ["timestamp", "confidence",
+            "success"] + [f"{n}_r" for n in AU_NAMES] + [f"{n}_c" for n in AU_NAMES])
+  lines = [", ".join(header)]
+  for frame, (conf, success, value) in frames.items():
+    lines.append(", ".join([str(frame)] + (["0"] if face_id else []) +
+                           [f"{(frame - 1) / 24:.3f}", f"{conf}", str(success)] +
+                           [f"{value}"] * NUM_AUS + ["1"] * NUM_AUS))
+  return "\n".join(lines) + "\n"
+
+
+def test_openface_table_image_form(tmp_path):
+  path = tmp_path / "photo.csv"
+  path.write_text(_openface_csv([(0.6, [1.0] * NUM_AUS), (0.9, [2.5] * NUM_AUS)]))
+  table = data.read_openface_table(str(path))
+  assert table.frame is None and table.success.all()
+  assert table.best_row() == 1
+  np.testing.assert_allclose(table.aus[1], 2.5)
+  np.testing.assert_allclose(data.read_openface_csv(str(path)), 2.5)
+
+
+@pytest.mark.parametrize("face_id", [False, True])
+def test_openface_table_video_form(tmp_path, face_id):
+  path = tmp_path / "clip.csv"
+  # Frame 2 failed (success 0): OpenFace writes zeros there, which describe no face.
+  path.write_text(_video_csv({1: (0.9, 1, 1.5), 2: (0.0, 0, 0.0), 3: (0.8, 1, 4.0)},
+                             face_id=face_id))
+  table = data.read_openface_table(str(path))
+  assert table.frame.tolist() == [1, 2, 3]
+  assert table.rows_of_frame(1) == [0] and table.rows_of_frame(2) == []
+  assert table.rows_of_frame(3) == [2] and table.rows_of_frame(4) == []
+  np.testing.assert_allclose(table.aus[2], 4.0)
+  assert table.best_row() == 0  # the most confident successful frame
+
+
+def test_openface_table_all_failed(tmp_path):
+  path = tmp_path / "clip.csv"
+  path.write_text(_video_csv({1: (0.0, 0, 0.0)}))
+  assert data.read_openface_table(str(path)).best_row() is None
+  with pytest.raises(UserInputError, match="success"):
+    data.read_openface_csv(str(path))

@@ -28,6 +28,7 @@ UserInputError naming the folder and the expected layout.
 """
 
 import csv
+import dataclasses
 import hashlib
 import math
 import os
@@ -178,9 +179,44 @@ def _index_format_a(data_dir, split, skips):
   return names, paths, aus
 
 
-def read_openface_csv(path):
-  """The 17 AU intensities (raw 0..5) of the most confident face in an OpenFace CSV.
+@dataclasses.dataclass(frozen=True)
+class OpenFaceTable:
+  """The rows of an OpenFace CSV (`FaceLandmarkImg`, `FeatureExtraction` or
+  `FaceLandmarkVidMulti` with -aus): one row per face (images) or per frame (videos).
 
+  Attributes:
+    aus: (N, 17) raw intensities (0..5) in AU_NAMES order.
+    confidence: (N,) the tracker's confidence (0 where the column is absent).
+    frame: (N,) int, OpenFace's frame number (it counts from 1), or None
+      without a `frame` column (FaceLandmarkImg).
+    success: (N,) bool, OpenFace's `success` flag (all True without the column):
+      failed frames carry AUs of 0 that describe no face.
+  """
+
+  aus: np.ndarray
+  confidence: np.ndarray
+  frame: object
+  success: np.ndarray
+
+  def best_row(self):
+    """The index of the most confident successful row (the first one on ties), or None."""
+    scores = np.where(self.success, self.confidence, -np.inf)
+    if not len(scores) or not np.isfinite(scores.max()):
+      return None
+    return int(np.argmax(scores))
+
+  def rows_of_frame(self, frame):
+    """The indices of the successful rows of OpenFace frame number `frame`."""
+    if self.frame is None:
+      return []
+    return [int(i) for i in np.flatnonzero((self.frame == frame) & self.success)]
+
+
+def read_openface_table(path):
+  """Reads every row of an OpenFace CSV into an `OpenFaceTable`.
+
+  Columns are found by name (header names may carry leading spaces, as OpenFace
+  writes them); `face_id`, `frame`, `confidence` and `success` are optional.
   Raises UserInputError naming what is wrong (missing columns, no rows, bad numbers).
   """
   try:
@@ -199,20 +235,37 @@ def read_openface_csv(path):
       raise UserInputError(f"{path}: no {col} column; expected OpenFace output written "
                            "with -aus")
     columns.append(header.index(col))
-  conf_col = header.index("confidence") if "confidence" in header else None
-  best, best_conf = None, -math.inf
+  optional = {name: header.index(name) if name in header else None
+              for name in ("confidence", "frame", "success")}
+  aus, confidence, frame, success = [], [], [], []
   for row in rows[1:]:
     try:
-      values = [float(row[c]) for c in columns]
-      conf = float(row[conf_col]) if conf_col is not None else 0.0
+      aus.append([float(row[c]) for c in columns])
+      values = {name: float(row[c]) if c is not None else None for name, c in optional.items()}
     except (IndexError, ValueError):
       raise UserInputError(f"{path}: malformed row {','.join(row)[:60]!r}; expected "
                            f"{len(header)} numeric fields") from None
-    if conf > best_conf:
-      best, best_conf = values, conf
-  if best is None:
+    confidence.append(values["confidence"] or 0.0)
+    frame.append(values["frame"])
+    success.append(values["success"] is None or values["success"] > 0.5)
+  if not aus:
     raise UserInputError(f"{path}: no face rows below the header")
-  return np.asarray(best, np.float64)
+  return OpenFaceTable(
+      aus=np.asarray(aus, np.float64), confidence=np.asarray(confidence, np.float64),
+      frame=None if optional["frame"] is None else np.rint(frame).astype(np.int64),
+      success=np.asarray(success, bool))
+
+
+def read_openface_csv(path):
+  """The 17 AU intensities (raw 0..5) of the most confident face in an OpenFace CSV.
+
+  Raises UserInputError naming what is wrong (missing columns, no rows, bad numbers).
+  """
+  table = read_openface_table(path)
+  best = table.best_row()
+  if best is None:
+    raise UserInputError(f"{path}: no row with success=1; OpenFace found no face")
+  return table.aus[best]
 
 
 def _index_format_b(data_dir, split, skips):
