@@ -280,8 +280,11 @@ def test_singan_signatures_match_the_keras_pyramid(loaded, singan_run):
   got = sin.signatures["sample_seed"](seed=seeds)["image"].numpy()
   np.testing.assert_allclose(got, want, atol=1e-6)
   assert not np.allclose(got[0], got[1])
-  np.testing.assert_array_equal(sin.signatures["sample_seed"](seed=seeds[:1])["image"][0],
-                                got[0])
+  # Batch 1 against batch 2: oneDNN's kernels depend on the batch size and the CPU
+  # (bit-equal with AVX-512, 1.2e-7 apart with AVX2 only), so a round-off tolerance;
+  # a seed that drew other noise would move pixels by > 1e-2.
+  np.testing.assert_allclose(sin.signatures["sample_seed"](seed=seeds[:1])["image"][0],
+                             got[0], rtol=0, atol=1e-5)
   # regenerate: the image enters scale 2 in place of the coarser scales' output.
   image = rng.uniform(0, 1, (2, 24, 24, 3)).astype(np.float32)
   seeded = graphs.seed_noises(tf.constant(seeds), 2)

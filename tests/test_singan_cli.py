@@ -119,7 +119,11 @@ def test_sampling_at_every_start_scale_and_wider(trained):
   # Different noise gives different samples; the same seed the same ones.
   a, b = model.sample(2, start_scale=0, seed=7)
   assert not np.allclose(a, b)
-  np.testing.assert_array_equal(model.sample(1, seed=7)[0], a)
+  # The same seed at batch 1 instead of 2: oneDNN picks its kernels per batch size and
+  # per CPU (measured with ONEDNN_MAX_CPU_ISA=AVX2: up to 4.5e-7 apart, 1266 of 1728
+  # values), so only a tolerance holds everywhere. 1e-5 is 20x that round-off and far
+  # below the > 1e-2 that another seed or mixed-up noise moves a pixel.
+  np.testing.assert_allclose(model.sample(1, seed=7)[0], a, rtol=0, atol=1e-5)
 
 
 def test_later_start_scales_stay_closer_to_the_reconstruction(trained):
