@@ -69,7 +69,6 @@ def evaluate(workdir, data_dir, *, regressor_workdir=None, max_images=None, seed
   from tfsingan.ganimation import data as data_lib  # pylint: disable=import-outside-toplevel
   from tfsingan.ganimation import inference  # pylint: disable=import-outside-toplevel
   from tfsingan.synthetic import dataset as synth  # pylint: disable=import-outside-toplevel
-  from tfsingan.synthetic import faces  # pylint: disable=import-outside-toplevel
 
   start = time.perf_counter()
   generator, config = inference.load_generator(workdir)
@@ -102,9 +101,9 @@ def evaluate(workdir, data_dir, *, regressor_workdir=None, max_images=None, seed
     hi = min(n, lo + batch_size)
     x = np.stack([data_lib.decode_face(p, size).numpy() for p in paths[lo:hi]])
     x = x.astype(np.float32) / 255.0
-    truth = np.stack([faces.render(table[i]["identity"], t, size)
+    truth = np.stack([synth.render_identity(table[i]["identity"], t, size)
                       for i, t in zip(ids[lo:hi], tgt_aus[lo:hi])]).astype(np.float32)
-    source = np.stack([faces.render(table[i]["identity"], s, size)
+    source = np.stack([synth.render_identity(table[i]["identity"], s, size)
                        for i, s in zip(ids[lo:hi], src_aus[lo:hi])]).astype(np.float32)
     edited, attention = (t.numpy() for t in run(tf.constant(x), tf.constant(tgt_aus[lo:hi])))
     same, _ = run(tf.constant(x), tf.constant(src_aus[lo:hi]))

@@ -133,6 +133,8 @@ def _reader():
     pytest.skip(f"no real faces at {REAL_FACES} (the shared data folder)")
   faces = pytest.importorskip("tfsingan.faces", reason="tfsingan.faces (landmark reader) absent")
   from tfsingan.errors import UserInputError  # pylint: disable=import-outside-toplevel
+  if not hasattr(faces, "AUReader"):
+    pytest.skip("tfsingan.faces has no AUReader (the landmark reader) yet")
   try:
     return faces, faces.AUReader()
   except UserInputError as e:
@@ -153,3 +155,67 @@ def test_the_landmarker_sees_the_warped_smile_and_open_jaw():
     # half of the move (it smooths the mesh towards its prior).
     intended = _up(warp.move_landmarks(lm, target), index, lm)
     assert sign * _up(read_back[:, :2], index, lm) > 0.5 * sign * intended
+
+
+def _fake_reading(photo01, reader, *, what="photo"):
+  """What tfsingan.faces would read on the test texture: the fixture's landmarks."""
+  del photo01, reader, what
+  lm = LANDMARKS[:, :2]
+  eyes = sorted([lm[list(u + l)].mean(0) for u, l in zip(mesh.EYE_UPPER, mesh.EYE_LOWER)],
+                key=lambda p: p[0])
+  mouth = sorted([lm[61], lm[291]], key=lambda p: p[0])
+  return lm, np.stack(eyes + [lm[mesh.NOSE_TIP]] + mouth), np.zeros(17)
+
+
+def test_warp_dataset_layout_split_and_truth(tmp_path, monkeypatch):
+  pytest.importorskip("tfsingan.faces", reason="tfsingan.faces (faces.align) absent")
+  import json  # pylint: disable=import-outside-toplevel
+  import pickle  # pylint: disable=import-outside-toplevel
+  from tfsingan.common import image_io  # pylint: disable=import-outside-toplevel
+  from tfsingan.ganimation import data as data_lib  # pylint: disable=import-outside-toplevel
+  from tfsingan.synthetic import dataset  # pylint: disable=import-outside-toplevel
+  from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
+  monkeypatch.setattr(photos, "read_face", _fake_reading)
+  photo_dir = tmp_path / "photos"
+  photo_dir.mkdir()
+  for i in range(3):
+    image_io.save_image(str(photo_dir / f"p{i}.png"), _texture(i))
+  out = tmp_path / "data"
+  stats = photos.generate(str(out), str(photo_dir), 24, size=32, seed=1, test_fraction=0.34,
+                          images_per_identity=4, image_format="png", reader=object(),
+                          quiet=True)
+  assert stats["images"] == 24 and stats["identities"] == 6
+  meta = json.loads((out / "identities.json").read_text())
+  assert meta["renderer"] == "warp"
+  train = (out / "train_ids.csv").read_text().split()
+  test = (out / "test_ids.csv").read_text().split()
+  assert len(train) + len(test) == 24 and test
+  photo_of = lambda name: meta["identities"][meta["images"][name[:-4]]["identity"]]["photo"]
+  assert not {photo_of(n) for n in train} & {photo_of(n) for n in test}  # whole photos
+  table = pickle.loads((out / "aus_openface.pkl").read_bytes())
+  assert len(table) == 24 and all(v.shape == (17,) and v.max() <= 5 for v in table.values())
+  flips = [v["augmentation"]["flip"] for v in meta["identities"].values()]
+  assert any(flips) and not all(flips)
+  # The trainer's reader takes it as it is, and true_target renders every stored image.
+  paths, aus = data_lib.load_index(str(out), split="train")
+  assert len(paths) == len(train) and aus.shape == (len(train), 17)
+  for name in test[:3]:
+    stored = image_io.load_image(str(out / "imgs" / name), channels=3)
+    truth = dataset.true_target(str(out), name, meta["images"][name[:-4]]["aus"])
+    assert np.abs(stored - truth).max() <= 1 / 255 + 1e-6  # PNG: uint8 rounding only
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--renderer=warp"], "--photos"),
+    (["--renderer=warp", "--photos=/nonexistent/photos"], "--photos"),
+    (["--photos=/tmp"], "--renderer=warp"),
+])
+def test_cli_bad_warp_flags_end_with_one_line(tmp_path, args, named):
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  root = os.path.dirname(HERE)
+  proc = subprocess.run([sys.executable, "-m", "tfsingan.synthetic", f"--out={tmp_path}"] + args,
+                        cwd=root, env=dict(os.environ, PYTHONPATH=root), capture_output=True,
+                        text=True, timeout=120)
+  assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
+  assert named in proc.stderr

@@ -38,7 +38,11 @@ JPEG_QUALITY = 95
 
 def _encode(job):
   identity, aus, size, image_format = job
-  img = faces.render(identity, aus, size)
+  return encode_image(faces.render(identity, aus, size), image_format)
+
+
+def encode_image(img, image_format):
+  """(H, W, 3) float in [0, 1] -> the bytes of a JPEG (JPEG_QUALITY) or PNG file."""
   bgr = (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)[:, :, ::-1]
   params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if image_format == "jpg" else \
       [cv2.IMWRITE_PNG_COMPRESSION, 3]
@@ -74,13 +78,8 @@ def plan(num, *, seed=0, images_per_identity=5, test_fraction=0.1):
   return identities, images
 
 
-def generate(out_dir, num=2000, *, size=128, seed=0, test_fraction=0.1,
-             images_per_identity=5, image_format="jpg", workers=None, quiet=False):
-  """Renders a synthetic dataset into `out_dir` (see the module docstring).
-
-  Same arguments -> the same files byte for byte (on the same numpy build).
-  Returns a dict of counts and the elapsed time.
-  """
+def check_options(num, size, test_fraction, images_per_identity, image_format, out_dir):
+  """Checks the options every renderer shares; returns the normalised image format."""
   if num < 1:
     raise UserInputError(f"--num: {num}; expected at least 1 image")
   if size < 16:
@@ -94,30 +93,35 @@ def generate(out_dir, num=2000, *, size=128, seed=0, test_fraction=0.1,
     raise UserInputError(f"--format: {image_format}; expected jpg or png")
   if os.path.exists(out_dir) and not os.path.isdir(out_dir):
     raise UserInputError(f"--out: {out_dir} exists and is not a folder")
-  start = time.perf_counter()
-  identities, images = plan(num, seed=seed, images_per_identity=images_per_identity,
-                            test_fraction=test_fraction)
+  return image_format
+
+
+def encoded_in_order(encode, jobs, workers):
+  """encode(job) for every job, in order, over `workers` forked processes."""
+  workers = max(1, min(workers, len(jobs)))
+  if workers == 1:
+    yield from map(encode, jobs)
+    return
+  # fork keeps start-up cheap (the renderers are numpy/OpenCV, no TF state to copy);
+  # imap returns results in order, so the files do not depend on `workers`.
+  chunk = max(1, min(16, len(jobs) // (4 * workers)))
+  with multiprocessing.get_context("fork").Pool(workers) as pool:
+    yield from pool.imap(encode, jobs, chunksize=chunk)
+
+
+def write_dataset(out_dir, images, encoded, *, image_format, meta, start, quiet=False,
+                  workers=1):
+  """Writes the original layout (module docstring) of `images` ({image_id: {"aus",
+  "split", ...}}), whose encoded files `encoded` yields in the same order; `meta`
+  (identities, renderer, ...) goes into identities.json. Returns the counts."""
   img_dir = os.path.join(out_dir, "imgs")
   try:
     os.makedirs(img_dir, exist_ok=True)
   except OSError as e:
     raise UserInputError(f"--out: cannot create {img_dir} ({e.strerror})") from None
   ids = list(images)
-  jobs = [(identities[images[i]["identity"]], np.asarray(images[i]["aus"], np.float32), size,
-           image_format) for i in ids]
-  workers = workers or min(os.cpu_count() or 1, 8)
-  workers = max(1, min(workers, len(jobs)))
-  if workers > 1:
-    # fork keeps start-up cheap (the renderer is pure numpy, no TF state to copy);
-    # imap returns results in order, so the files do not depend on `workers`.
-    chunk = max(1, min(16, len(jobs) // (4 * workers)))
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-      encoded = pool.imap(_encode, jobs, chunksize=chunk)
-      for image_id, data in zip(ids, encoded):
-        _write(os.path.join(img_dir, f"{image_id}.{image_format}"), data)
-  else:
-    for image_id, job in zip(ids, jobs):
-      _write(os.path.join(img_dir, f"{image_id}.{image_format}"), _encode(job))
+  for image_id, data in zip(ids, encoded):
+    _write(os.path.join(img_dir, f"{image_id}.{image_format}"), data)
   table = {i: np.round(np.asarray(images[i]["aus"], np.float64) * AU_SCALE, 2) for i in ids}
   atomic_write_bytes(os.path.join(out_dir, "aus_openface.pkl"), pickle.dumps(table, protocol=2))
   for split in ("train", "test"):
@@ -127,20 +131,18 @@ def generate(out_dir, num=2000, *, size=128, seed=0, test_fraction=0.1,
   meta = {
       "format_version": FORMAT_VERSION,
       "generator": "tfsingan.synthetic",
-      "size": size,
-      "seed": seed,
       "image_format": image_format,
       "jpeg_quality": JPEG_QUALITY if image_format == "jpg" else None,
       "aus_note": "aus are in [0, 1] (OpenFace raw / 5); images were rendered from them",
-      "identities": identities,
       "images": images,
+      **meta,
   }
   atomic_write_bytes(os.path.join(out_dir, "identities.json"),
                      json.dumps(meta, indent=1, sort_keys=True).encode())
   elapsed = time.perf_counter() - start
   stats = {
       "images": len(ids),
-      "identities": len(identities),
+      "identities": len(meta["identities"]),
       "train_images": sum(v["split"] == "train" for v in images.values()),
       "test_images": sum(v["split"] == "test" for v in images.values()),
       "seconds": elapsed,
@@ -153,6 +155,27 @@ def generate(out_dir, num=2000, *, size=128, seed=0, test_fraction=0.1,
           f"{elapsed:.1f} s ({stats['images_per_second']:.0f} images/s, {workers} workers)",
           flush=True)
   return stats
+
+
+def generate(out_dir, num=2000, *, size=128, seed=0, test_fraction=0.1,
+             images_per_identity=5, image_format="jpg", workers=None, quiet=False):
+  """Renders a synthetic dataset into `out_dir` (see the module docstring).
+
+  Same arguments -> the same files byte for byte (on the same numpy build).
+  Returns a dict of counts and the elapsed time.
+  """
+  image_format = check_options(num, size, test_fraction, images_per_identity, image_format,
+                               out_dir)
+  start = time.perf_counter()
+  identities, images = plan(num, seed=seed, images_per_identity=images_per_identity,
+                            test_fraction=test_fraction)
+  jobs = [(identities[v["identity"]], np.asarray(v["aus"], np.float32), size, image_format)
+          for v in images.values()]
+  workers = max(1, min(workers or min(os.cpu_count() or 1, 8), len(jobs)))
+  meta = {"renderer": "procedural", "size": size, "seed": seed, "identities": identities}
+  return write_dataset(out_dir, images, encoded_in_order(_encode, jobs, workers),
+                       image_format=image_format, meta=meta, start=start, quiet=quiet,
+                       workers=workers)
 
 
 def _write(path, data):
@@ -170,6 +193,10 @@ def _load(path, mtime):  # mtime: reload when the file changes
   except (OSError, ValueError, KeyError, TypeError) as e:
     raise UserInputError(f"{path}: not a synthetic-face index ({type(e).__name__}: {e}); "
                          "expected identities.json written by tfsingan.synthetic") from None
+  root = os.path.dirname(path)
+  for identity in identities.values():
+    if "crop" in identity:  # a photo's identity (renderer=warp): its crop, made absolute
+      identity["crop"] = os.path.join(root, identity["crop"])
   out = {}
   for image_id, entry in images.items():
     out[image_id] = {
@@ -182,7 +209,13 @@ def _load(path, mtime):  # mtime: reload when the file changes
 
 
 def load_identities(data_dir):
-  """image id -> {"identity_id", "identity" (render params), "aus" (17,) in [0, 1], "split"}."""
+  """image id -> {"identity_id", "identity" (render params), "aus" (17,) in [0, 1], "split"}.
+
+  The render params of a procedural identity are those of `faces.render`; those of
+  a photo (renderer=warp) hold "crop" (the path of its aligned neutral crop, PNG),
+  "landmarks" ((478, 2) in crop pixels) and "source_aus" (what the crop shows).
+  `render_identity` renders either.
+  """
   path = os.path.join(data_dir, "identities.json")
   if not os.path.isfile(path):
     raise UserInputError(f"{data_dir}: no identities.json; expected a folder written by "
@@ -207,4 +240,28 @@ def true_target(data_dir, image_id, target_aus, size=None):
     raise UserInputError(f"target AUs of shape {target.shape}; expected 17 finite values")
   if size is None:
     size = _load(os.path.abspath(path), os.path.getmtime(path))[1]
-  return faces.render(table[key]["identity"], target, size)
+  return render_identity(table[key]["identity"], target, size)
+
+
+@functools.lru_cache(maxsize=64)
+def _crop(path):
+  from tfsingan.common import image_io  # pylint: disable=import-outside-toplevel
+  return image_io.load_image(path, channels=3, what=path)
+
+
+def render_identity(identity, target_aus, size):
+  """An identity of `load_identities` showing `target_aus`: (size, size, 3) float32.
+
+  Procedural identities are drawn by `faces.render`; a photo's identity is its crop
+  warped by `warp.render` (then resized if `size` is not the crop's).
+  """
+  if "crop" not in identity:
+    return faces.render(identity, target_aus, size)
+  from tfsingan.synthetic import warp  # pylint: disable=import-outside-toplevel
+  crop = _crop(identity["crop"])
+  out = warp.render(crop, np.asarray(identity["landmarks"]), target_aus,
+                    source_aus=np.asarray(identity["source_aus"], np.float64))
+  if out.shape[0] != size:
+    out = cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA
+                     if size < out.shape[0] else cv2.INTER_LINEAR)
+  return out
