@@ -25,3 +25,21 @@ def pytest_collection_modifyitems(config, items):
   for item in items:
     if "slow" in item.keywords:
       item.add_marker(skip_slow)
+
+
+# The shared real faces (../shared/data/real_faces, see its SOURCE.md): read in
+# place, never copied into the repository; tests that need them skip without them.
+REAL_FACES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..",
+                          "shared", "data", "real_faces")
+
+
+@pytest.fixture(scope="session")
+def real_face():
+  """real_face(name) -> the path of a shared real photo or video; skips when absent."""
+  def path(name):
+    found = os.path.join(REAL_FACES, name)
+    if not os.path.isfile(found):
+      pytest.skip(f"the shared real faces are absent ({found} not found; see "
+                  "../shared/data/real_faces/SOURCE.md)")
+    return found
+  return path

@@ -1,8 +1,6 @@
 """Tests of tfsingan.faces detection (MTCNN, Zhang et al. 2016, and the LBP
 cascade fallback) and alignment on the shared real photos."""
 
-import os
-
 import numpy as np
 import pytest
 
@@ -12,25 +10,15 @@ from tfsingan.errors import UserInputError
 from tfsingan.faces import alignment
 from tfsingan.faces import detection
 
-REAL_FACES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                          "..", "shared", "data", "real_faces")
 PHOTOS = ("biden.jpg", "grace_hopper.jpg", "obama_smile.jpg", "obama_speaking.jpg",
           "obama_standing.jpg")
 
 
-def real_photo(name):
-  path = os.path.join(REAL_FACES, name)
-  if not os.path.isfile(path):
-    pytest.skip(f"the shared real photos are absent ({path} not found; see "
-                "../shared/data/real_faces/SOURCE.md)")
-  return image_io.load_image(path, channels=3, quiet=True)
-
-
 @pytest.fixture(scope="module")
-def detections():
+def detections(real_face):
   found = {}
   for name in PHOTOS:
-    photo = real_photo(name)
+    photo = image_io.load_image(real_face(name), channels=3, quiet=True)
     found[name] = (photo, faces.detect(photo))
   return found
 

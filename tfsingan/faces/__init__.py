@@ -22,3 +22,6 @@ from tfsingan.faces.alignment import template
 from tfsingan.faces.detection import Detection
 from tfsingan.faces.detection import detect
 from tfsingan.faces.detection import detect_one
+from tfsingan.faces.au_reader import AU_TABLE
+from tfsingan.faces.au_reader import AUReader
+from tfsingan.faces.au_reader import AUReading
