@@ -198,6 +198,8 @@ def test_layout_index_and_openface_aus(prepared):
 @needs_real
 def test_split_by_source_and_trainer_reads_it(prepared):
   from tfsingan.ganimation import data  # pylint: disable=import-outside-toplevel
+  from tfsingan.prepare import pipeline  # pylint: disable=import-outside-toplevel
+  assert pipeline.PICKLE_NAME == data.PICKLE_NAME
   out = prepared["out"]
   rows = {r["id"]: os.path.basename(r["source"]) for r in read_index(out)}
   splits = {}
@@ -265,3 +267,30 @@ def test_video_without_face_is_reported_and_out_kept(tmp_path):
   report = json.loads((out2 / "report.json").read_text())
   assert report["dropped"]["no_face"] == 6 and report["faces_kept"] == 0
   assert report["sources_without_usable_face"] == [str(video)]
+
+
+@needs_real
+def test_a_killed_run_resumes_mid_video(prepared, tmp_path):
+  import shutil  # pylint: disable=import-outside-toplevel
+  out = tmp_path / "data"
+  shutil.copytree(prepared["out"], out)
+  expected = (out / "index.csv").read_text()
+  # What a kill after the clip's 3rd kept frame leaves: its record says frames
+  # 0..2 are done (0, 5, 10), later crops and every summary file are missing.
+  state_path = out / "sources" / "clip.json"
+  state = json.loads(state_path.read_text())
+  later = [f for f in state["faces"] if f["frame"] >= 15]
+  assert later
+  for face in later:
+    os.remove(out / "imgs" / f"{face['id']}.jpg")
+  state.update(done=False, next=3, examined=3, detected=3,
+               faces=[f for f in state["faces"] if f["frame"] < 15])
+  state_path.write_text(json.dumps(state))
+  for name in ("index.csv", "report.json", "train_ids.csv", "aus_openface.pkl"):
+    os.remove(out / name)
+  args = [a for a in prepared["args"] if not a.startswith("--out=")] + [f"--out={out}"]
+  result = run_cli(*args)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "2 of 3 sources already done" in result.stdout
+  assert (out / "index.csv").read_text() == expected
+  assert json.loads((out / "report.json").read_text())["frames_examined"] == 8

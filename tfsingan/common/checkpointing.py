@@ -11,8 +11,6 @@ import json
 import os
 import tempfile
 
-import tensorflow as tf
-
 from tfsingan.common.image_io import atomic_write_bytes
 from tfsingan.errors import UserInputError
 
@@ -67,6 +65,9 @@ class PointerCheckpoint:
 
   def __init__(self, directory, **objects):
     self.directory = directory
+    # Imported here: the JSON helpers above serve CLIs that must fail fast on bad
+    # input, before TensorFlow's seconds of import time.
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
     self.checkpoint = tf.train.Checkpoint(**objects)
     self.pointer = os.path.join(directory, "latest.json")
 

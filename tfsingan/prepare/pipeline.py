@@ -42,12 +42,12 @@ from tfsingan.common import image_io
 from tfsingan.common.progress import Progress
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import aus as aus_lib
-from tfsingan.ganimation import data as data_lib
 from tfsingan.prepare import config as config_mod
 from tfsingan.prepare import quality
 from tfsingan.prepare import sources as sources_lib
 
 FAMILY = "prepare"
+PICKLE_NAME = "aus_openface.pkl"  # tfsingan.ganimation.data.PICKLE_NAME (which imports TensorFlow)
 CONFIG_NAME = "config.json"
 STATE_DIR = "sources"
 IMG_DIR = "imgs"
@@ -82,7 +82,7 @@ def prepare_out(out, config):
     if previous.get("model") != FAMILY:
       raise UserInputError(f"--out={out} holds a {previous.get('model', 'unknown')!r} run, "
                            f"not a {FAMILY} job; use another --out")
-    old = previous.get("settings", {})
+    old = previous
     diffs = [f"{k}: {v!r} here, {old.get(k)!r} there" for k, v in settings.items()
              if old.get(k) != v]
     if diffs:
@@ -94,7 +94,7 @@ def prepare_out(out, config):
     os.makedirs(out, exist_ok=True)
   except OSError as e:
     raise UserInputError(f"--out={out}: cannot create the folder ({e.strerror})") from None
-  checkpointing.write_json(path, {"model": FAMILY, "settings": settings})
+  checkpointing.write_json(path, {**settings, "model": FAMILY})
 
 
 # ---------------------------------------------------------------- AUs
@@ -103,6 +103,7 @@ def openface_tables(config, sources):
   checked before any work, so a malformed CSV stops the run at once)."""
   if not config.openface_csv:
     return {}
+  from tfsingan.ganimation import data as data_lib  # pylint: disable=import-outside-toplevel
   if not os.path.isdir(config.openface_csv):
     raise UserInputError(f"--openface_csv={config.openface_csv}: not a folder; expected "
                          "the folder of OpenFace's <stem>.csv files")
@@ -261,22 +262,26 @@ def _run_sources(config, todo, tables, out, progress):
                      tick=lambda n: progress.update(progress.done + n))
     return workers
   context = multiprocessing.get_context("spawn")  # fork after TensorFlow started is unsafe
-  queue = context.Manager().Queue()
   threads = max(1, (os.cpu_count() or 1) // workers)
-  with concurrent.futures.ProcessPoolExecutor(
-      workers, mp_context=context, initializer=_init_worker,
-      initargs=(config, threads, queue)) as pool:
-    # Longest first, so that one long video does not start last.
-    order = sorted(todo, key=lambda s: -len(s.frames))
-    pending = {pool.submit(_work, s, tables.get(s.stem), out) for s in order}
-    while pending:
-      finished, pending = concurrent.futures.wait(pending, timeout=0.5)
+  with context.Manager() as manager:
+    queue = manager.Queue()
+
+    def drain():
       while not queue.empty():
         progress.update(progress.done + queue.get())
-      for future in finished:
-        future.result()  # re-raises a worker's error here
-  while not queue.empty():
-    progress.update(progress.done + queue.get())
+
+    with concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker,
+        initargs=(config, threads, queue)) as pool:
+      # Longest first, so that one long video does not start last.
+      order = sorted(todo, key=lambda s: -len(s.frames))
+      pending = [pool.submit(_work, s, tables.get(s.stem), out) for s in order]
+      while pending:
+        finished, pending = concurrent.futures.wait(pending, timeout=0.5)
+        drain()
+        for future in finished:
+          future.result()  # re-raises a worker's error here
+    drain()
   return workers
 
 
@@ -370,7 +375,7 @@ def write_dataset(out, config, sources, states, *, seconds, workers):
   # reader reports missing (NaN) is written as 0 there, blank in index.csv.
   table = {f["id"]: np.asarray([0.0 if v is None else v * aus_lib.AU_SCALE for v in f["aus"]],
                                np.float64) for f in faces}
-  image_io.atomic_write_bytes(os.path.join(out, data_lib.PICKLE_NAME),
+  image_io.atomic_write_bytes(os.path.join(out, PICKLE_NAME),
                               pickle.dumps(table, protocol=4))
   for name, ids in (("train", [f["id"] for f in faces if f["id"] not in test_ids]),
                     ("test", [f["id"] for f in faces if f["id"] in test_ids])):
