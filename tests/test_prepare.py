@@ -16,7 +16,7 @@ from tfsingan.ganimation.aus import AU_NAMES, NUM_AUS
 from tfsingan.prepare import quality
 from tfsingan.prepare import sources as sources_lib
 from tfsingan.prepare.config import PrepareConfig
-from tfsingan.prepare.pipeline import INDEX_COLUMNS, split_sources
+from tfsingan.prepare.pipeline import INDEX_COLUMNS, sheet_faces, split_sources
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL = os.path.join(ROOT, "..", "shared", "data", "real_faces")
@@ -106,6 +106,16 @@ def test_split_is_by_source_with_at_least_one_test_source():
   assert split_sources(stems, 0.0, 3) == (sorted(stems), [])
 
 
+def test_contact_sheet_shows_every_source():
+  faces = [{"source": "video", "i": i} for i in range(91)] + [{"source": f"photo{j}"}
+                                                             for j in range(5)]
+  chosen = sheet_faces(faces, limit=48)
+  assert len(chosen) <= 48 and {f["source"] for f in chosen} == {f["source"] for f in faces}
+  video = [f["i"] for f in chosen if f["source"] == "video"]
+  assert video[0] == 0 and video[-1] == 90  # spread over the whole video
+  assert len(sheet_faces([{"source": str(j)} for j in range(100)], limit=48)) == 48
+
+
 def test_inputs_listed_and_checked(tmp_path):
   (tmp_path / "notes.txt").write_text("x")
   with pytest.raises(UserInputError, match="no photo or video"):
@@ -128,7 +138,8 @@ def test_inputs_listed_and_checked(tmp_path):
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
   """2 shared photos and a 30-frame clip of the shared video, AUs from OpenFace
-  CSVs in both forms (leading-space headers; the video's without face_id)."""
+  CSVs in both forms (leading-space headers; the video's without face_id), except
+  for biden.jpg, which has no CSV and gets the AU reader."""
   if not os.path.isdir(REAL):
     pytest.skip(f"the shared real faces are absent ({REAL})")
   root = tmp_path_factory.mktemp("prepare")
@@ -139,11 +150,11 @@ def prepared(tmp_path_factory):
   cut_clip(inputs / "clip.mp4", VIDEO_FIRST, VIDEO_FRAMES)
   openface = root / "openface"
   openface.mkdir()
-  for stem, value in (("obama_smile", 4.0), ("biden", 0.5)):
-    # two faces: the more confident one must be taken
-    rows = [f"0, 0.6, {', '.join(['5.0'] * NUM_AUS)}, {', '.join(['1'] * NUM_AUS)}",
-            f"1, 0.95, {', '.join([str(value)] * NUM_AUS)}, {', '.join(['1'] * NUM_AUS)}"]
-    (openface / f"{stem}.csv").write_text(openface_header(False) + "\n" + "\n".join(rows) + "\n")
+  # two faces: the more confident one must be taken
+  rows = [f"0, 0.6, {', '.join(['5.0'] * NUM_AUS)}, {', '.join(['1'] * NUM_AUS)}",
+          f"1, 0.95, {', '.join(['4.0'] * NUM_AUS)}, {', '.join(['1'] * NUM_AUS)}"]
+  (openface / "obama_smile.csv").write_text(openface_header(False) + "\n" + "\n".join(rows)
+                                            + "\n")
   # Video form: frames counted from 1; frame 6 (our frame 5) failed.
   rows = [f"{f}, {(f - 1) / 24:.3f}, 0.9, {0 if f == 6 else 1}, "
           + ", ".join([f"{f / 10:.1f}"] * NUM_AUS) + ", " + ", ".join(["1"] * NUM_AUS)
@@ -175,11 +186,13 @@ def test_layout_index_and_openface_aus(prepared):
     by_source.setdefault(os.path.basename(row["source"]), []).append(row)
     img = cv2.imread(str(out / "imgs" / f"{row['id']}.jpg"))
     assert img.shape == (64, 64, 3)
-    assert row["aus_from"] == "openface"
+    assert row["aus_from"] == ("reader" if row["source"].endswith("biden.jpg") else "openface")
   assert set(by_source) == {"obama_smile.jpg", "biden.jpg", "clip.mp4"}
-  # Photos: the most confident row of their CSV.
+  # A photo: the most confident row of its CSV.
   assert float(by_source["obama_smile.jpg"][0]["AU12"]) == pytest.approx(0.8)
-  assert float(by_source["biden.jpg"][0]["AU12"]) == pytest.approx(0.1)
+  # The AU reader on Biden's closed-mouth serious face (measured 0.05 by tfsingan.faces).
+  biden = by_source["biden.jpg"][0]
+  assert 0 <= float(biden["AU12"]) < 0.3 and all(0 <= float(biden[n]) <= 1 for n in AU_NAMES)
   # Video: frames 0, 5, ... of 30; frame 5 has no successful OpenFace row; frame f
   # reads OpenFace frame f + 1, whose AUs are (f + 1) / 10 / 5.
   frames = {int(r["frame"]): r for r in by_source["clip.mp4"]}

@@ -17,17 +17,10 @@ REAL = os.path.join(ROOT, "..", "shared", "data", "real_faces")
 def test_judge_runs_and_keeps_pixels_outside_the_face(tmp_path):
   import keras  # pylint: disable=import-outside-toplevel
   from benchmarks import real_face_judge  # pylint: disable=import-outside-toplevel
-  from tfsingan import config as config_lib  # pylint: disable=import-outside-toplevel
-  from tfsingan.ganimation import inference  # pylint: disable=import-outside-toplevel
-  from tfsingan.ganimation import networks  # pylint: disable=import-outside-toplevel
-  from tfsingan.ganimation.config import GANimationConfig  # pylint: disable=import-outside-toplevel
+  from benchmarks.export_latency import write_random_ganimation_run  # pylint: disable=import-outside-toplevel
   run = tmp_path / "run"
-  run.mkdir()
   keras.utils.set_random_seed(0)
-  networks.build_generator(32, 8, 1, dtype="float32").save_weights(
-      str(run / inference.GENERATOR_WEIGHTS))
-  (run / inference.CONFIG_NAME).write_text(config_lib.to_json(
-      GANimationConfig(image_size=32, conv_dim=8, repeat_num=1, critic_layers=4)))
+  write_random_ganimation_run(str(run), 32, 8, 1)
   photos = tmp_path / "photos"
   photos.mkdir()
   shutil.copy(os.path.join(REAL, "grace_hopper.jpg"), photos)

@@ -52,7 +52,12 @@ class PrepareConfig:
   test_fraction: float = field(0.1, help="Fraction of the sources (photos, videos) in the "
                                "test split; at least one when there are 2 or more.")
   seed: int = field(0, help="Seed of the split.")
-  workers: int = field(1, help="Processes over sources (0: one per CPU).")
+  # Measured on 2 cores (shared with other jobs, load 15-18): the 5 shared photos
+  # took 26-31 s with 1 worker and 57-89 s with 2, in alternating runs. Each worker
+  # process starts its own TensorFlow, MTCNN and AU reader, and one process already
+  # keeps both cores busy (TensorFlow's intra-op threads), so 1 is the default.
+  workers: int = field(1, help="Processes over sources (0: one per CPU); more only pay "
+                       "with many sources and more than 2 cores.")
 
   def __post_init__(self):
     if self.size < 16 or self.size % 4:

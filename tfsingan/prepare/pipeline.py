@@ -155,7 +155,7 @@ def _new_state(source):
   return {"path": source.path, "kind": source.kind, "frames": len(source.frames),
           "next": 0, "done": False, "examined": 0, "detected": 0,
           "dropped": {r: 0 for r in (quality.NO_FACE,) + quality.REASONS + (NO_OPENFACE_ROW,)},
-          "examples": {}, "faces": []}
+          "examples": {}, "faces": [], "seconds": 0.0}
 
 
 def _drop(state, reason, frame):
@@ -218,10 +218,12 @@ def process_source(tools, config, source, table, out, tick=None):
     state = _new_state(source)
   if state["done"]:
     return state
-  saved = time.monotonic()
+  saved = started = time.monotonic()
+  spent = state.get("seconds", 0.0)
   for frame, image in sources_lib.iter_frames(source, start=state["next"]):
     process_frame(tools, config, source, table, state, frame, image, out)
     state["next"] += 1
+    state["seconds"] = round(spent + time.monotonic() - started, 2)
     if tick:
       tick(1)
     if time.monotonic() - saved > SAVE_EVERY_S:
@@ -319,16 +321,21 @@ def top_aus(aus, k=3):
 
 
 def sheet_faces(faces, limit=CONTACT_SHEET_FACES):
-  """Up to `limit` faces, evenly spread within each source, every source shown."""
+  """Up to `limit` faces, evenly spread within each source, every source shown
+  (with more sources than `limit`: the first face of `limit` evenly spread ones)."""
   by_source = {}
   for face in faces:
     by_source.setdefault(face["source"], []).append(face)
+  if len(by_source) > limit:
+    groups = list(by_source.values())
+    return [groups[i][0] for i in np.linspace(0, len(groups) - 1, limit).round().astype(int)]
+  spare = max(0, limit - len(by_source))  # one face for each source, then by size
   chosen = []
   for group in by_source.values():
-    quota = max(1, round(limit * len(group) / len(faces)))
+    quota = 1 + (spare * (len(group) - 1)) // max(1, len(faces) - len(by_source))
     picks = np.linspace(0, len(group) - 1, min(quota, len(group))).round().astype(int)
     chosen += [group[i] for i in sorted(set(picks))]
-  return chosen[:max(limit, len(by_source))]
+  return chosen
 
 
 def contact_sheet(out, faces, test_ids, size):
@@ -401,6 +408,7 @@ def build_report(config, sources, states, faces, train, test, test_ids, *, secon
     per_source[s.stem] = {
         "path": s.path, "kind": s.kind, "frames_examined": st["examined"],
         "faces_detected": st["detected"], "faces_kept": len(st["faces"]),
+        "seconds": st.get("seconds", 0.0),
         "dropped": {k: v for k, v in st["dropped"].items() if v},
         "dropped_examples_frames": st["examples"],
         "split": "test" if s.stem in test else ("train" if s.stem in train else None)}
@@ -429,7 +437,10 @@ def build_report(config, sources, states, faces, train, test, test_ids, *, secon
       "thresholds": {"min_face": config.smallest_face, "min_sharpness": config.min_sharpness,
                      "max_asymmetry": config.max_asymmetry},
       "per_source": per_source,
-      "seconds": round(seconds, 1),
+      # Decoding, detection, checks, AU reading and writing, summed over the sources
+      # and over resumed runs; the last run's wall time (model loading included) apart.
+      "seconds_processing": round(sum(states[s.stem].get("seconds", 0.0) for s in sources), 1),
+      "seconds_this_run": round(seconds, 1),
       "workers": workers,
   }
 
