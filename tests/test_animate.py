@@ -195,3 +195,34 @@ def test_cli_no_face_found(workdir, tmp_path):
               "--emotion=happy")
   assert r.returncode == 2
   assert r.stderr.strip() == f"error: no face found in {blank}; pass --box=x,y,w,h"
+
+
+def _real_photo_and_reader():
+  """A shared real photo, or a skip saying what is absent (the warp editor reads landmarks)."""
+  path = os.path.join(ROOT, "..", "shared", "data", "real_faces", "grace_hopper.jpg")
+  if not os.path.isfile(path):
+    pytest.skip(f"no real photo at {path} (the shared data folder)")
+  faces_pkg = pytest.importorskip("tfsingan.faces", reason="tfsingan.faces absent")
+  if not hasattr(faces_pkg, "AUReader"):
+    pytest.skip("tfsingan.faces has no AUReader (the landmark reader) yet")
+  from tfsingan.errors import UserInputError  # pylint: disable=import-outside-toplevel
+  try:
+    faces_pkg.AUReader()
+  except UserInputError as e:
+    pytest.skip(f"MediaPipe face landmarker model absent: {e}")
+  return path
+
+
+def test_cli_warp_editor_needs_no_model(tmp_path):
+  path = _real_photo_and_reader()
+  out = tmp_path / "warp"
+  result = run_cli("--editor=warp", f"--image={path}", f"--out={out}",
+                   "--emotion=happy,surprise")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert {"happy.png", "surprise.png", "grid.png"} <= set(os.listdir(out))
+  photo = image_io.to_uint8(image_io.load_image(path))
+  happy = image_io.to_uint8(image_io.load_image(str(out / "happy.png")))
+  changed = np.any(happy != photo, axis=2)
+  assert 0.005 < changed.mean() < 0.5  # the face moved, the rest of the photo did not
+  ys, xs = np.nonzero(changed)
+  assert 100 < ys.mean() < 400 and 150 < xs.mean() < 370  # around the face (512 px photo)

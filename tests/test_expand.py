@@ -315,3 +315,43 @@ def test_manifest_round_trip(tmp_path):
   assert {k: back[0][k] for k in ("file", "label", "start_scale", "seed")} == {
       "file": "images/a/a_s2_000.png", "label": 0, "start_scale": 2, "seed": 7}
   np.testing.assert_allclose(back[0]["aus"], aus, atol=1e-4)
+
+
+def test_warp_editor_is_chosen_by_the_config(monkeypatch):
+  pytest.importorskip("tfsingan.faces", reason="tfsingan.faces absent")
+  from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
+  from tfsingan.synthetic import warp  # pylint: disable=import-outside-toplevel
+  lm = np.loadtxt(os.path.join(ROOT, "tests", "data", "grace_hopper_landmarks.csv"),
+                  delimiter=",")[:, :2]
+  monkeypatch.setattr(photos, "read_face", lambda photo, reader, what: (lm, None, np.zeros(17)))
+  monkeypatch.setattr("tfsingan.faces.AUReader", lambda face_landmarker=None: object(),
+                      raising=False)
+  photo = np.random.default_rng(0).random((512, 512, 3)).astype(np.float32)
+  edit = pipeline._WarpEditor(SinGANimationConfig(editor="warp"), photo)  # pylint: disable=protected-access
+  happy = edit(aus_lib.emotion_aus("happy"))
+  region = warp.face_region(lm, photo.shape)
+  assert np.array_equal(happy[~region], photo[~region]) and not np.array_equal(happy, photo)
+  with pytest.raises(UserInputError, match="--editor"):
+    SinGANimationConfig(editor="paint")
+
+
+@pytest.mark.slow  # the tiny SinGAN's training: 2 min under load (18 on 2 cores)
+def test_warp_editor_needs_no_ganimation(tmp_path):
+  path = os.path.join(ROOT, "..", "shared", "data", "real_faces", "grace_hopper.jpg")
+  if not os.path.isfile(path):
+    pytest.skip(f"no real photo at {path} (the shared data folder)")
+  faces_pkg = pytest.importorskip("tfsingan.faces", reason="tfsingan.faces absent")
+  if not hasattr(faces_pkg, "AUReader"):
+    pytest.skip("tfsingan.faces has no AUReader (the landmark reader) yet")
+  out = tmp_path / "out"
+  result = run_cli("--flagfile=configs/singanimation_tiny.cfg", "--editor=warp",
+                   f"--image={path}", f"--out={out}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert sorted(os.listdir(out / "expressions")) == sorted(f"{n}.png" for n in TINY_NAMES)
+  photo = image_io.to_uint8(image_io.load_image(path, quiet=True))
+  happy = image_io.to_uint8(image_io.load_image(str(out / "expressions" / "emotion_happy.png"),
+                                                quiet=True))
+  changed = np.any(happy != photo, axis=2)
+  assert 0.005 < changed.mean() < 0.5  # the face, not the photo
+  with open(out / "manifest.csv", newline="", encoding="utf-8") as f:
+    assert len(list(csv.reader(f))) == 1 + len(TINY_NAMES) * VARIANTS

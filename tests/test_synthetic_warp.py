@@ -219,3 +219,21 @@ def test_cli_bad_warp_flags_end_with_one_line(tmp_path, args, named):
                         text=True, timeout=120)
   assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
   assert named in proc.stderr
+
+
+def test_warp_editor_edits_the_face_and_reports_what_it_kept(monkeypatch):
+  from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
+  monkeypatch.setattr(photos, "read_face", _fake_reading)
+  photo = _texture(2)
+  editor = photos.WarpEditor(photo, reader=object())
+  box = editor.box(0.25)
+  x, y, w, h = box
+  assert w == h and x >= 0 and y >= 0 and x + w <= SHAPE[1] and y + h <= SHAPE[0]
+  result = editor.edit_photo(aus_lib.emotion_aus("happy"), box, 64)
+  region = warp.face_region(LANDMARKS, SHAPE)
+  assert np.array_equal(result["photo"][~region], photo[~region])
+  assert result["face"].shape == (64, 64, 3) and result["attention"].shape == (64, 64)
+  assert 0.0 < result["attention"].mean() < 1.0  # kept: 1 outside the moved triangles
+  # A source that already shows the target: nothing to do.
+  smiling = photos.WarpEditor(photo, reader=object(), source_aus=aus_lib.emotion_aus("happy"))
+  assert np.array_equal(smiling(aus_lib.emotion_aus("happy")), photo)

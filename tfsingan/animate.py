@@ -4,6 +4,13 @@ Usage:
   python -m tfsingan.animate --workdir=RUN --image=PHOTO --out=DIR
       (--emotion=happy[,sad,...|all] | --aus=AU12:1.0,AU06:0.8 | --sweep=AU12)
       [--interpolate=N] [--source_aus=AU..] [--box=x,y,w,h] [--margin=0.25]
+  python -m tfsingan.animate --editor=warp --image=PHOTO --out=DIR --emotion=...
+
+--editor=ganimation (default) edits with the GANimation of --workdir;
+--editor=warp moves the face's 478 MediaPipe landmarks as the AUs say and warps
+the photo (tfsingan/synthetic/warp.py): no trained model needed, the baseline a
+learned editor must beat. It finds the face itself (tfsingan.faces); --box only
+chooses the crop shown in grid.png.
 
 What to do (exactly one of):
   --emotion  the EMFACS prototype of happy, sad, fear, anger, surprise or disgust
@@ -62,18 +69,23 @@ flags.DEFINE_string("box", None, "Face crop x,y,w,h in pixels (default: detect t
 flags.DEFINE_float("margin", 0.25, "Margin added on each side of a detected face, as a "
                    "fraction of its size.")
 flags.DEFINE_float("fps", 8.0, "Frames per second of the --interpolate GIF.")
+flags.DEFINE_enum("editor", "ganimation", ["ganimation", "warp"], "ganimation: the trained "
+                  "model of --workdir; warp: the landmark warp (no model).")
+flags.DEFINE_string("face_landmarker", None, "--editor=warp: MediaPipe's face_landmarker.task "
+                    "(default: the installed copy).")
 FLAGS = flags.FLAGS
 
 
-def write_edits(generator, size, photo, box, edits, out, *, sequence=None, fps=8.0):
-  """Runs every edit of `plan_edits` on `photo` inside `box` and writes the outputs
-  (`sequence`: the name of an interpolation, written as frames and a GIF)."""
+def write_edits(edit_photo, size, photo, box, edits, out, *, sequence=None, fps=8.0):
+  """Runs every edit of `plan_edits` on `photo` and writes the outputs (`sequence`: the
+  name of an interpolation, written as frames and a GIF). `edit_photo(target)` returns
+  what `faces.edit_photo` does; `box` and `size` make the crops of grid.png."""
   from tfsingan.singan.applications import write_gif  # pylint: disable=import-outside-toplevel
   os.makedirs(out, exist_ok=True)
   rows, labels, frames = [], [], []
   x, y, w, h = box
   for name, label, target in edits:
-    result = faces.edit_photo(generator, photo, box, target, size)
+    result = edit_photo(target)
     edited_face = faces.crop(result["photo"], box, size)
     rows.append([result["face"], result["attention"][:, :, None], edited_face])
     labels.append(label)
@@ -105,7 +117,9 @@ def _check_workdir(workdir):
 def main(argv):
   if len(argv) > 1:
     raise UserInputError(f"unexpected arguments {argv[1:]}")
-  workdir = flag_lib.require(FLAGS.workdir, "workdir", "a trained GANimation run directory")
+  warp = FLAGS.editor == "warp"
+  workdir = None if warp else flag_lib.require(FLAGS.workdir, "workdir",
+                                               "a trained GANimation run directory")
   image_path = flag_lib.require(FLAGS.image, "image", "the photo to animate")
   out = flag_lib.require(FLAGS.out, "out", "the output folder")
   edits, sequence = aus_lib.plan_edits(
@@ -118,8 +132,17 @@ def main(argv):
     raise UserInputError(f"--fps={FLAGS.fps}: expected a positive number")
   if FLAGS.margin < 0:
     raise UserInputError(f"--margin={FLAGS.margin}: expected a fraction >= 0")
-  _check_workdir(workdir)
   photo = image_io.load_image(image_path, channels=3, what="--image")
+  if warp:
+    from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
+    editor = photos.WarpEditor(photo, source_aus=aus_lib.parse_aus(FLAGS.source_aus),
+                               face_landmarker=FLAGS.face_landmarker, what=image_path)
+    box = faces.parse_box(FLAGS.box, photo.shape) if FLAGS.box else editor.box(FLAGS.margin)
+    size = 128  # grid.png's crops (no model size to follow)
+    write_edits(lambda target: editor.edit_photo(target, box, size), size, photo, box, edits,
+                out, sequence=sequence, fps=FLAGS.fps)
+    return
+  _check_workdir(workdir)
   box, how = faces.find_box(photo, FLAGS.box, FLAGS.margin, what=image_path)
   if how == "detected":
     image_io.notice(f"face crop --box={','.join(str(v) for v in box)} (detected; pass --box to "
@@ -127,8 +150,8 @@ def main(argv):
   # Imported late: TensorFlow takes seconds to load and bad flags should fail fast.
   from tfsingan.ganimation import inference  # pylint: disable=import-outside-toplevel
   generator, config = inference.load_generator(workdir)
-  write_edits(generator, config.image_size, photo, box, edits, out, sequence=sequence,
-              fps=FLAGS.fps)
+  write_edits(lambda target: faces.edit_photo(generator, photo, box, target, config.image_size),
+              config.image_size, photo, box, edits, out, sequence=sequence, fps=FLAGS.fps)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,12 @@
 Usage:
   python -m tfsingan.expand --flagfile=configs/singanimation.cfg \
       --image=PHOTO --ganimation_workdir=G --out=DIR [--singan_mode=per_expression]
+  python -m tfsingan.expand --flagfile=configs/singanimation.cfg --editor=warp \
+      --image=PHOTO --out=DIR
 
 1. Finds and crops the face (as `python -m tfsingan.animate`; or --box=x,y,w,h).
-2. Makes N expressions with GANimation, each pasted back into the photo:
+2. Makes N expressions with GANimation (or, with --editor=warp, the landmark warp of
+   tfsingan/synthetic/warp.py, no model needed), each pasted back into the photo:
    `source` (the photo), `sweep_<AU>_<level>` (each AU of --sweep_aus at 0, 0.33,
    0.66, 1), `emotion_<name>` (the --emotions presets) and `interp_<name>_<i>`
    (--interpolate_steps expressions between the source and each emotion).
@@ -52,8 +55,10 @@ def main(argv):
   singan_config = flag_lib.config_from_flags(SinGANConfig)
   if not FLAGS.dry_run:
     flag_lib.require(FLAGS.out, "out", "the output folder")
-    flag_lib.require(config.ganimation_workdir, "ganimation_workdir",
-                     "a trained GANimation run (python -m tfsingan.train --model=ganimation)")
+    if config.editor == "ganimation":
+      flag_lib.require(config.ganimation_workdir, "ganimation_workdir",
+                       "a trained GANimation run (python -m tfsingan.train --model=ganimation)"
+                       " or --editor=warp")
   # Imported late: it loads TensorFlow, and bad flags should fail fast.
   from tfsingan.singanimation import pipeline  # pylint: disable=import-outside-toplevel
   if FLAGS.dry_run:

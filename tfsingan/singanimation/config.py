@@ -10,6 +10,7 @@ from tfsingan.config import field
 from tfsingan.errors import UserInputError
 
 SINGAN_MODES = ("shared", "per_expression")
+EDITORS = ("ganimation", "warp")
 # The 9 AUs of the thesis's single-AU figure (5.4, after GANimation's figure 4):
 # eyes and upper face (1, 2, 4, 5, 45) and mouth (10, 12, 15, 25).
 THESIS_SWEEP_AUS = "AU01,AU02,AU04,AU05,AU10,AU12,AU15,AU25,AU45"
@@ -28,6 +29,11 @@ class SinGANimationConfig:
 
   image: str = field("", help="The face photo (PNG/JPEG). Empty: the bundled face.")
   ganimation_workdir: str = field("", help="Run directory of a trained GANimation.")
+  editor: str = field("ganimation", help="What makes the expressions: ganimation (the model "
+                      "of --ganimation_workdir) or warp (the landmark warp of "
+                      "tfsingan/synthetic/warp.py; no model).", choices=EDITORS)
+  face_landmarker: str = field("", help="--editor=warp: MediaPipe's face_landmarker.task "
+                               "(default: the installed copy).")
   box: str = field("", help="Face crop x,y,w,h in pixels (default: detect the face).")
   margin: float = field(0.25, help="Margin added on each side of a detected face, as a "
                         "fraction of its size.")
@@ -64,6 +70,8 @@ class SinGANimationConfig:
     for name in ("interpolate_steps", "stop_after"):
       if getattr(self, name) < 0:
         raise UserInputError(f"--{name}={getattr(self, name)}: expected an integer >= 0")
+    if self.editor not in EDITORS:
+      raise UserInputError(f"--editor={self.editor}: expected one of {', '.join(EDITORS)}")
     if self.singan_mode not in SINGAN_MODES:
       raise UserInputError(f"--singan_mode={self.singan_mode}: expected one of "
                            f"{', '.join(SINGAN_MODES)}")

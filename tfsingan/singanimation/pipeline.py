@@ -27,6 +27,7 @@ from tfsingan.common import checkpointing
 from tfsingan.common import image_io
 from tfsingan.common.progress import Progress
 from tfsingan.errors import UserInputError
+from tfsingan.ganimation import aus as aus_lib
 from tfsingan.ganimation import faces
 from tfsingan.singan import scales
 from tfsingan.singanimation import config as config_mod
@@ -132,6 +133,21 @@ class _Editor:
                             self.size)["photo"]
 
 
+class _WarpEditor:
+  """The landmark warp (tfsingan/synthetic/warp.py), reading the face on first use."""
+
+  def __init__(self, config, photo):
+    self.config, self.photo, self.editor = config, photo, None
+
+  def __call__(self, aus):
+    if self.editor is None:
+      from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
+      self.editor = photos.WarpEditor(
+          self.photo, source_aus=aus_lib.parse_aus(self.config.source_aus, what="--source_aus"),
+          face_landmarker=self.config.face_landmarker or None, what="--image")
+    return self.editor(aus)
+
+
 class _Regenerator:
   """SinGAN: M variants of an expression image (trains the runs it needs)."""
 
@@ -195,7 +211,8 @@ def run(config, singan_config, out):
   plan = expressions_lib.plan_expressions(config)
   check_start_scale(photo, singan_config, config.start_scale)
   state = prepare_out(out, job_settings(config, singan_config, photo))
-  edit = _Editor(config, photo, state, out)
+  edit = _WarpEditor(config, photo) if config.editor == "warp" else _Editor(config, photo,
+                                                                           state, out)
   regenerate = _Regenerator(config, singan_config, out)
   s, m = config.start_scale, config.variants
 

@@ -181,3 +181,50 @@ def generate(out_dir, photos_dir, num=2000, *, size=128, seed=0, test_fraction=0
                                image_format=image_format, meta=meta, start=start,
                                quiet=quiet)
 
+
+
+class WarpEditor:
+  """The AU warp as an editor of a whole photo, the baseline a learned editor must beat.
+
+  Reads the photo's largest face once (landmarks and its own AUs); calling it with
+  target AUs returns the edited photo, (H, W, 3) float32, pixels outside the face's
+  ring unchanged bit for bit.
+
+  Args:
+    photo01: (H, W, 3) float RGB in [0, 1].
+    source_aus: (17,) what the photo shows; None: a neutral face (zeros), as the
+      GANimation editor assumes; "auto": the AUs the reader reads on the photo.
+    face_landmarker: MediaPipe's face_landmarker.task (None: the installed copy).
+    reader: a `tfsingan.faces.AUReader` to use instead.
+  """
+
+  def __init__(self, photo01, *, source_aus=None, face_landmarker=None, reader=None,
+               what="--image"):
+    if reader is None:
+      from tfsingan import faces  # pylint: disable=import-outside-toplevel
+      reader = faces.AUReader(face_landmarker=face_landmarker)
+    self.photo = np.asarray(photo01, np.float32)
+    self.landmarks, self.landmarks5, self.read_aus = read_face(self.photo, reader, what=what)
+    if isinstance(source_aus, str) and source_aus == "auto":
+      source_aus = self.read_aus
+    self.source_aus = np.zeros(17) if source_aus is None else np.asarray(source_aus, np.float64)
+
+  def __call__(self, target_aus):
+    return warp.render(self.photo, self.landmarks, target_aus, source_aus=self.source_aus)
+
+  def box(self, margin=0.25):
+    """The square crop (x, y, w, h) around the face's landmarks, grown by `margin`."""
+    from tfsingan.ganimation import faces as boxes  # pylint: disable=import-outside-toplevel
+    lo = np.floor(self.landmarks.min(0)).astype(int)
+    hi = np.ceil(self.landmarks.max(0)).astype(int)
+    return boxes.crop_box((int(lo[0]), int(lo[1]), int(hi[0] - lo[0]), int(hi[1] - lo[1])),
+                          self.photo.shape, margin=margin)
+
+  def edit_photo(self, target_aus, box, size):
+    """As `tfsingan.ganimation.faces.edit_photo`: "photo" (edited), "face" (the input
+    crop of `box` at `size`) and "attention" (1 where the warp kept the pixel)."""
+    from tfsingan.ganimation import faces as boxes  # pylint: disable=import-outside-toplevel
+    edited = self(target_aus)
+    kept = (edited == self.photo).all(axis=2).astype(np.float32)
+    return {"photo": edited, "face": boxes.crop(self.photo, box, size),
+            "attention": boxes.crop(kept, box, size)}
