@@ -36,9 +36,25 @@ SIFID_SKIPPED = "SIFID skipped: no Inception weights (pass --inception_weights=.
 
 
 def photo(name):
-  """A scikit-image sample photograph as uint8 RGB."""
+  """A scikit-image sample photograph as uint8 RGB (the left view of a stereo pair)."""
   from skimage import data as skdata  # pylint: disable=import-outside-toplevel
-  return getattr(skdata, name)()
+  image = getattr(skdata, name)()
+  return image[0] if isinstance(image, tuple) else image
+
+
+def train_ours(name, config, run_dir):
+  """Trains (or resumes, or finds finished) tfsingan on one photograph; returns seconds."""
+  # pylint: disable=import-outside-toplevel
+  from tfsingan.common import image_io
+  from tfsingan.singan import trainer
+  # pylint: enable=import-outside-toplevel
+  os.makedirs(run_dir, exist_ok=True)
+  source = os.path.join(run_dir, f"{name}.png")
+  if not os.path.exists(source):
+    image_io.save_image(source, photo(name).astype(np.float32) / 255.0)
+  t0 = time.perf_counter()
+  trainer.run(dataclasses.replace(config, image=source), run_dir)
+  return time.perf_counter() - t0
 
 
 def score_samples(samples, reference, sifid=None, reference_key=None):
@@ -67,17 +83,9 @@ def evaluate_image(name, config, out_dir, run_dir, *, num_samples, start_scales,
   # pylint: disable=import-outside-toplevel
   from tfsingan.common import checkpointing
   from tfsingan.common import image_io
-  from tfsingan.singan import trainer
   from tfsingan.singan.inference import TrainedSinGAN
   # pylint: enable=import-outside-toplevel
-  os.makedirs(run_dir, exist_ok=True)
-  source = os.path.join(run_dir, f"{name}.png")
-  if not os.path.exists(source):
-    image_io.save_image(source, photo(name).astype(np.float32) / 255.0)
-  config = dataclasses.replace(config, image=source)
-  t0 = time.perf_counter()
-  trainer.run(config, run_dir)
-  train_seconds = time.perf_counter() - t0
+  train_seconds = train_ours(name, config, run_dir)
   model = TrainedSinGAN.load(run_dir)
   reference = np.asarray(model.reals[-1], np.float32)
   image_dir = os.path.join(out_dir, name)
@@ -101,6 +109,131 @@ def evaluate_image(name, config, out_dir, run_dir, *, num_samples, start_scales,
   if rows:
     image_io.save_image(os.path.join(image_dir, "grid.png"), image_io.make_grid(rows, labels))
   checkpointing.write_json(os.path.join(image_dir, "quality.json"), result)
+  return result
+
+
+# Side by side with the PyTorch reference (`benchmarks/torch_singan_reference.py`):
+# both train on the same pyramid (tfsingan's `build_pyramid`) at a config small
+# enough for 10 trainings on a shared 2-core machine: 56 px (3-4 scales), 200
+# iterations a scale, the learning-rate drop at 80% as in the paper (1600 of 2000).
+COMPARE_IMAGES = IMAGES + ("hubble_deep_field", "stereo_motorcycle")
+COMPARE_CONFIG = {"max_size": 56, "iterations": 200, "lr_decay_at": 160,
+                  "checkpoint_every": 100, "image_every": 200}
+COMPARE_SAMPLES = 50
+COMPARE_SIFID_TARGET = 1.10  # ours within 10% of the reference's SIFID
+
+
+def _save_samples(path, samples_by_scale, meta):
+  from tfsingan.common import checkpointing  # pylint: disable=import-outside-toplevel
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  tmp = path + ".tmp.npz"
+  np.savez(tmp, **{f"start{k}": v for k, v in samples_by_scale.items()})
+  os.replace(tmp, path)
+  checkpointing.write_json(os.path.splitext(path)[0] + ".json", meta)
+
+
+def _load_samples(path):
+  """({start scale: samples}, meta) written by _save_samples, or None if absent."""
+  from tfsingan.common import checkpointing  # pylint: disable=import-outside-toplevel
+  meta = checkpointing.read_json(os.path.splitext(path)[0] + ".json", default=None)
+  if meta is None or not os.path.exists(path):
+    return None
+  with np.load(path) as data:
+    return {int(k[len("start"):]): data[k] for k in data.files}, meta
+
+
+def ours_samples(name, config, out_dir, num_samples, start_scales):
+  """Trains tfsingan on `name` (OUT/<name>/ours/run, resumable) and samples each start scale."""
+  from tfsingan.singan.inference import TrainedSinGAN  # pylint: disable=import-outside-toplevel
+  path = os.path.join(out_dir, name, "ours", "samples.npz")
+  done = _load_samples(path)
+  if done is not None:
+    return done
+  run_dir = os.path.join(out_dir, name, "ours", "run")
+  seconds = train_ours(name, config, run_dir)
+  model = TrainedSinGAN.load(run_dir)
+  samples = {k: model.sample(num_samples, start_scale=k, seed=k) for k in start_scales
+             if k < model.num_scales}
+  meta = {"train_seconds": seconds, "sizes": [list(s) for s in model.sizes],
+          "reference_image": os.path.join(run_dir, "pyramid", f"real_{model.num_scales - 1:02d}.png")}
+  _save_samples(path, samples, meta)
+  return samples, meta
+
+
+def reference_samples(name, config, out_dir, num_samples, start_scales, threads=1):
+  """Trains the PyTorch reference on tfsingan's pyramid of `name` and samples each start scale."""
+  # pylint: disable=import-outside-toplevel
+  import torch
+  from benchmarks import torch_singan_reference as ref
+  from tfsingan.singan import trainer
+  # pylint: enable=import-outside-toplevel
+  path = os.path.join(out_dir, name, "reference", "samples.npz")
+  done = _load_samples(path)
+  if done is not None:
+    return done
+  # One thread: on a shared 2-core machine a second one mostly waits (measured: 30x30
+  # iterations took longer with 2 threads than with 1 while other jobs ran).
+  torch.set_num_threads(threads)
+  pyr, reals = trainer.build_pyramid(photo(name).astype(np.float32) / 255.0, config)
+  t0 = time.perf_counter()
+  model, per_scale = ref.train_reference(reals, pyr.scale_factor, config.iterations,
+                                         lr_decay_at=config.lr_decay_at, seed=config.seed)
+  seconds = time.perf_counter() - t0
+  samples = {k: model.sample(num_samples, start_scale=k, seed=k) for k in start_scales
+             if k < len(reals)}
+  meta = {"train_seconds": seconds, "seconds_per_scale": per_scale,
+          "sizes": [list(s) for s in pyr.sizes], "torch": torch.__version__,
+          "threads": threads}
+  _save_samples(path, samples, meta)
+  return samples, meta
+
+
+def compare_with_reference(out_dir, sifid=None, images=COMPARE_IMAGES, start_scales=START_SCALES,
+                           num_samples=COMPARE_SAMPLES, config_overrides=None, which=("ours", "reference")):
+  """Ours vs the PyTorch reference: SIFID and diversity per image and start scale.
+
+  Trains what is missing (`which` picks the sides to train now; a side already in
+  OUT/<image>/<side>/samples.npz is reused), then scores every image whose two sides
+  are there. Returns the result dict (also in OUT/singan_vs_reference.json).
+  """
+  # pylint: disable=import-outside-toplevel
+  from tfsingan.common import checkpointing
+  from tfsingan.common import image_io
+  from tfsingan.singan import trainer
+  from tfsingan.singan.config import SinGANConfig
+  # pylint: enable=import-outside-toplevel
+  overrides = {**COMPARE_CONFIG, **(config_overrides or {})}
+  config = SinGANConfig(**overrides)
+  makers = {"ours": ours_samples, "reference": reference_samples}
+  result = {"config_overrides": overrides, "num_samples": num_samples,
+            "start_scales": list(start_scales), "images": {}}
+  if sifid is not None:
+    result.update(sifid_network=sifid.network, sifid_layer=sifid.layer,
+                  inception_weights=sifid.weights_path, sifid_note=sifid.note)
+  for name in images:
+    for side in which:
+      makers[side](name, config, out_dir, num_samples, start_scales)
+    sides = {side: _load_samples(os.path.join(out_dir, name, side, "samples.npz"))
+             for side in makers}
+    if any(v is None for v in sides.values()):
+      result["images"][name] = {"missing": [k for k, v in sides.items() if v is None]}
+      continue
+    _, pyramid = trainer.build_pyramid(photo(name).astype(np.float32) / 255.0, config)
+    reference = np.asarray(pyramid[-1], np.float32)
+    entry = {side: {"train_seconds": meta["train_seconds"], "per_start_scale": {}}
+             for side, (_, meta) in sides.items()}
+    entry["sizes"] = sides["ours"][1]["sizes"]
+    rows, labels = [], []
+    for k in start_scales:
+      for side, (samples, _) in sides.items():
+        if k in samples:
+          entry[side]["per_start_scale"][str(k)] = score_samples(samples[k], reference, sifid,
+                                                                 reference_key=name)
+          rows.append([reference] + list(samples[k][:6]))
+          labels.append(f"{side} start {k}")
+    image_io.save_image(os.path.join(out_dir, name, "grid.png"), image_io.make_grid(rows, labels))
+    result["images"][name] = entry
+  checkpointing.write_json(os.path.join(out_dir, "singan_vs_reference.json"), result)
   return result
 
 

@@ -246,57 +246,70 @@ def gradient_penalty(critic, real, fake, weight=_LAMBDA_GP):
 
 
 class ScaleTrainer:
-  """Everything one scale of the original's training loop touches, with random weights.
+  """Everything one scale of the original's training loop touches.
 
   Args:
-    height: image height (before fitting into `max_size`).
-    width: image width.
-    scale_index: the scale being trained; the `scale_index` coarser generators are
-      random, frozen and in eval mode.
-    min_size: short side of the coarsest scale.
-    max_size: long side of the finest scale.
-    seed: torch seed (weights, noise, the stand-in image).
-  Reference: Shaham et al., SinGAN, ICCV 2019 (re-implemented for timing only).
+    reals: training images of scales 0..n, coarsest first, 1x3xHxW tensors in [-1, 1].
+    frozen: the n trained coarser generators (frozen, eval mode).
+    noise_amps: their noise amplitudes.
+    z_opts: their padded reconstruction noises.
+    factor: the real scale factor between scales (< 1).
+    noise_amp_init: noise std at scale n = this x RMSE of the reconstruction entering n.
+    init_from: (generator, critic) of the previous scale to start from (same width), or None.
+    lr_decay_at: iteration at which both learning rates drop by 10 (the original's 1600).
+  Reference: Shaham et al., SinGAN, ICCV 2019 (re-implemented, tamarott/SinGAN's training.py).
   """
 
-  def __init__(self, height, width, scale_index, min_size=25, max_size=250, seed=0):
-    finest, self.factor, stop = _pyramid(height, width, min_size, max_size, 0.75)
-    if not 0 <= scale_index <= stop:
-      raise UserInputError(f"scale index {scale_index}: expected 0..{stop} for {height}x{width}")
-    self.n = scale_index
-    torch.manual_seed(seed)
-    # A smooth random image stands in for the training image; the pyramid of reals is
-    # built from it with the same resize the original uses.
-    image = nn.functional.interpolate(
-        torch.rand(1, 3, max(finest[0] // 8, 2), max(finest[1] // 8, 2)) * 2 - 1,
-        size=finest, mode="bilinear", align_corners=False)
-    self.reals = [imresize(image, self.factor ** (stop - k)) for k in range(self.n + 1)]
-    full = [tuple(r.shape[2:]) for r in self.reals]
-
-    self.frozen = []
-    for k in range(self.n):
-      g = Generator(channels_at(k))
-      for p in g.parameters():
-        p.requires_grad_(False)
-      g.eval()
-      self.frozen.append(g)
-    # Reconstruction noise: a fixed map at the coarsest scale, zeros above it.
-    self.z_opts = [_pad(_noise(1, full[0]).expand(1, 3, *full[0]))] + [
-        _pad(torch.zeros(1, 3, *s)) for s in full[1:self.n]]
-    self.noise_amps = [1.0] + [0.1] * max(self.n - 1, 0)
-    self.noise_amp = 1.0 if self.n == 0 else 0.1
-
+  def __init__(self, reals, frozen, noise_amps, z_opts, factor, noise_amp_init=0.1,
+               init_from=None, lr_decay_at=1600):
+    self.n = len(frozen)
+    self.reals, self.frozen, self.factor = list(reals), list(frozen), factor
+    self.noise_amps, self.z_opts = list(noise_amps), list(z_opts)
     width_n = channels_at(self.n)
     self.netG = Generator(width_n).train()
     self.netD = Critic(width_n).train()
+    if init_from is not None:
+      self.netG.load_state_dict(init_from[0].state_dict())
+      self.netD.load_state_dict(init_from[1].state_dict())
     self.optG = torch.optim.Adam(self.netG.parameters(), lr=5e-4, betas=(0.5, 0.999))
     self.optD = torch.optim.Adam(self.netD.parameters(), lr=5e-4, betas=(0.5, 0.999))
+    self.schedulers = [torch.optim.lr_scheduler.MultiStepLR(o, [lr_decay_at], gamma=0.1)
+                       for o in (self.optG, self.optD)]
     self.size = tuple(self.reals[-1].shape[2:])
     # The reconstruction input from coarser scales is computed once per scale.
     if self.n == 0:
       self.z_prev = _pad(torch.zeros(1, 3, *self.size))
+      self.noise_amp = 1.0
     else:
-      self.z_prev = _pad(self.draw_concat("rec"))
+      rec = self.draw_concat("rec")
+      self.z_prev = _pad(rec)
+      self.noise_amp = noise_amp_init * torch.sqrt(
+          nn.functional.mse_loss(self.reals[-1], rec)).item()
+    self.z_opt = _pad(torch.zeros(1, 3, *self.size))
+
+  @classmethod
+  def with_random_frozen(cls, height, width, scale_index, min_size=25, max_size=250, seed=0):
+    """Scale `scale_index` of a `height` x `width` image behind random frozen generators
+    and a smooth random stand-in image: the work of one iteration, for timing."""
+    finest, factor, stop = _pyramid(height, width, min_size, max_size, 0.75)
+    if not 0 <= scale_index <= stop:
+      raise UserInputError(f"scale index {scale_index}: expected 0..{stop} for {height}x{width}")
+    torch.manual_seed(seed)
+    image = nn.functional.interpolate(
+        torch.rand(1, 3, max(finest[0] // 8, 2), max(finest[1] // 8, 2)) * 2 - 1,
+        size=finest, mode="bilinear", align_corners=False)
+    reals = [imresize(image, factor ** (stop - k)) for k in range(scale_index + 1)]
+    frozen = []
+    for k in range(scale_index):
+      g = Generator(channels_at(k))
+      for p in g.parameters():
+        p.requires_grad_(False)
+      frozen.append(g.eval())
+    coarsest = tuple(reals[0].shape[2:])
+    # Reconstruction noise: a fixed map at the coarsest scale, zeros above it.
+    z_opts = [_pad(_noise(1, coarsest).expand(1, 3, *coarsest))] + [
+        _pad(torch.zeros_like(r)) for r in reals[1:scale_index]]
+    return cls(reals, frozen, [1.0] + [0.1] * max(scale_index - 1, 0), z_opts, factor)
 
   def draw_concat(self, mode):
     """Runs the frozen coarser generators up to this scale's size ('rand' or 'rec')."""
@@ -321,10 +334,9 @@ class ScaleTrainer:
     h, w = self.size
     if self.n == 0:
       # The original redraws even the "fixed" coarsest reconstruction noise here.
-      z_opt = _pad(_noise(1, (h, w)).expand(1, 3, h, w))
+      self.z_opt = _pad(_noise(1, (h, w)).expand(1, 3, h, w))
       noise_base = _pad(_noise(1, (h, w)).expand(1, 3, h, w))
     else:
-      z_opt = _pad(torch.zeros(1, 3, h, w))
       noise_base = _pad(_noise(3, (h, w)))
 
     for _ in range(3):
@@ -345,10 +357,96 @@ class ScaleTrainer:
       fake = self.netG(noise.detach(), prev)
       err_g = -self.netD(fake).mean()
       err_g.backward(retain_graph=True)
-      rec_in = (self.noise_amp * z_opt + self.z_prev).detach()
+      rec_in = (self.noise_amp * self.z_opt + self.z_prev).detach()
       rec_loss = _ALPHA_REC * mse(self.netG(rec_in, self.z_prev), real)
       rec_loss.backward(retain_graph=True)
       self.optG.step()
+    for scheduler in self.schedulers:
+      scheduler.step()
+
+
+class TrainedReference:
+  """The reference's trained pyramid: frozen generators, noise amplitudes, z_opt per scale.
+
+  Args:
+    generators: per-scale generators, coarsest first (eval mode).
+    noise_amps: per-scale noise amplitudes.
+    z_opts: per-scale padded reconstruction noises.
+    reals: the training pyramid as 1x3xHxW tensors in [-1, 1].
+    factor: the real scale factor between scales.
+  """
+
+  def __init__(self, generators, noise_amps, z_opts, reals, factor):
+    self.generators, self.noise_amps, self.z_opts = generators, noise_amps, z_opts
+    self.reals, self.factor = reals, factor
+
+  @torch.no_grad()
+  def sample(self, num, start_scale=0, seed=0):
+    """Random samples as the original's SinGAN_generate draws them (same size as the
+    training image): scales before `start_scale` use z_opt, later ones fresh noise.
+
+    Returns (num, H, W, 3) float32 in [0, 1].
+    """
+    if not 0 <= start_scale < len(self.generators):
+      raise UserInputError(f"start scale {start_scale}: expected 0..{len(self.generators) - 1}")
+    torch.manual_seed(seed)
+    out = []
+    for _ in range(num):
+      img = torch.zeros_like(self.reals[0])
+      for k, gen in enumerate(self.generators):
+        h, w = self.reals[k].shape[2:]
+        if k > 0:
+          img = imresize(img, 1.0 / self.factor)[:, :, :h, :w]
+        if k < start_scale:
+          z = self.z_opts[k]
+        elif k == 0:
+          z = _pad(_noise(1, (h, w)).expand(1, 3, h, w))
+        else:
+          z = _pad(_noise(3, (h, w)))
+        prev = _pad(img)
+        img = gen(self.noise_amps[k] * z + prev, prev)
+      out.append(((img[0].permute(1, 2, 0) + 1) / 2).clamp(0, 1).numpy())
+    return np.stack(out).astype(np.float32)
+
+
+def train_reference(reals, factor, iterations, lr_decay_at=None, seed=0, log=print):
+  """Trains the reference on a pyramid, scale by scale, as the original's train() does.
+
+  Args:
+    reals: per-scale images, coarsest first, H x W x 3 float in [0, 1].
+    factor: the real scale factor between scales (ceil(size / factor) covers the next size).
+    iterations: iterations per scale (the original's niter, 2000).
+    lr_decay_at: iteration of the x0.1 drop (default 0.8 x iterations, the original's 1600 of 2000).
+    seed: torch seed.
+    log: called with one progress line per scale.
+
+  Returns (TrainedReference, seconds per scale).
+  """
+  torch.manual_seed(seed)
+  lr_decay_at = int(0.8 * iterations) if lr_decay_at is None else lr_decay_at
+  tensors = [torch.from_numpy(np.ascontiguousarray(np.asarray(r, np.float32).transpose(2, 0, 1))
+                              )[None] * 2 - 1 for r in reals]
+  generators, noise_amps, z_opts, seconds = [], [], [], []
+  previous = None
+  for n in range(len(tensors)):
+    t0 = time.perf_counter()
+    init = previous if n > 0 and channels_at(n) == channels_at(n - 1) else None
+    trainer = ScaleTrainer(tensors[:n + 1], generators, noise_amps, z_opts, factor,
+                           init_from=init, lr_decay_at=lr_decay_at)
+    for _ in range(iterations):
+      trainer.iteration()
+    gen = trainer.netG.eval()
+    for p in gen.parameters():
+      p.requires_grad_(False)
+    generators.append(gen)
+    noise_amps.append(trainer.noise_amp)
+    z_opts.append(trainer.z_opt)
+    previous = (trainer.netG, trainer.netD)
+    seconds.append(time.perf_counter() - t0)
+    h, w = trainer.size
+    log(f"reference scale {n}/{len(tensors) - 1} {w}x{h}: {seconds[-1]:.1f} s, "
+        f"noise amp {trainer.noise_amp:.4f}")
+  return TrainedReference(generators, noise_amps, z_opts, tensors, factor), seconds
 
 
 def time_iterations(height, width, scale_index, iters=3, warmup=1, threads=None,
@@ -365,8 +463,8 @@ def time_iterations(height, width, scale_index, iters=3, warmup=1, threads=None,
   previous_threads = torch.get_num_threads()
   torch.set_num_threads(threads or os.cpu_count() or 1)
   try:
-    trainer = ScaleTrainer(height, width, scale_index, min_size=min_size,
-                           max_size=max_size, seed=seed)
+    trainer = ScaleTrainer.with_random_frozen(height, width, scale_index, min_size=min_size,
+                                              max_size=max_size, seed=seed)
     for _ in range(warmup):
       trainer.iteration()
     times = []

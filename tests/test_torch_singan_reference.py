@@ -89,7 +89,7 @@ def test_gradient_penalty_of_a_linear_critic():
 
 
 def test_one_iteration_at_scale_one_updates_only_the_trained_pair():
-  trainer = ref.ScaleTrainer(40, 40, 1, seed=3)
+  trainer = ref.ScaleTrainer.with_random_frozen(40, 40, 1, seed=3)
   assert trainer.size == (30, 30)
   assert len(trainer.frozen) == 1 and not trainer.frozen[0].training
   assert tuple(trainer.draw_concat("rand").shape) == (1, 3, 30, 30)
@@ -103,7 +103,7 @@ def test_one_iteration_at_scale_one_updates_only_the_trained_pair():
   assert any(not torch.equal(o, n) for o, n in zip(before_d, trainer.netD.parameters()))
   assert all(torch.equal(o, n) for o, n in zip(before_frozen, trainer.frozen[0].parameters()))
   with pytest.raises(UserInputError):
-    ref.ScaleTrainer(40, 40, 4)
+    ref.ScaleTrainer.with_random_frozen(40, 40, 4)
 
 
 def test_time_iterations_reports_the_scale():

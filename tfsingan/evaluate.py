@@ -39,7 +39,8 @@ _FAKE = flags.DEFINE_string("fake", None, "Folder of generated images (or of sub
                             "one group each).")
 _OUT = flags.DEFINE_string("out", None, "Output folder for <metric>.json/.csv/.png.")
 _WEIGHTS = flags.DEFINE_string(
-    "inception_weights", None, "Keras ImageNet InceptionV3 weights (.h5, with or without "
+    "inception_weights", None, "FID Inception weights converted by python -m "
+    "tfsingan.metrics.fid_inception, or the Keras ImageNet InceptionV3 .h5 (with or without "
     "top); default: the Keras cache (~/.keras/models). Never downloaded.")
 _LAYER = flags.DEFINE_enum("sifid_layer", "block1", ["block1", "block2", "block3"],
                            "Inception layer of SIFID; block1 (64 channels) is SinGAN's.")
@@ -153,9 +154,9 @@ def evaluate_sifid(real, groups, *, weights=None, layer="block1", scorer=None):
     rows.append({"group": group, "fake": p, "real": r,
                  "sifid": scorer(real_img, fake_img, real_key=r)})
   summary = {
-      "metric": "sifid", "layer": scorer.layer,
+      "metric": "sifid", "layer": scorer.layer, "network": scorer.description,
       "layer_description": sifid_lib.LAYERS.get(scorer.layer, scorer.layer),
-      "inception_weights": scorer.weights_path, "note": sifid_lib.NOT_COMPARABLE_NOTE,
+      "inception_weights": scorer.weights_path, "note": scorer.note,
       **_summary([r["sifid"] for r in rows]),
       "groups": {g: _summary([r["sifid"] for r in rows if r["group"] == g]) for g in groups},
       "pairs": rows,
@@ -269,7 +270,7 @@ def write_report(out_dir, metric, summary, rows):
   if metric == "sifid":
     g = summary["groups"]
     save_chart(chart, list(g), [v["mean"] for v in g.values()], [v["std"] for v in g.values()],
-               title=f"SIFID ({summary['layer']}), mean +- std per group", ylabel="SIFID")
+               title=f"SIFID ({summary['network']}), mean +- std per group", ylabel="SIFID")
   elif metric == "diversity":
     g = summary["groups"]
     save_chart(chart, list(g), [v["diversity_rgb"] for v in g.values()],
@@ -309,7 +310,7 @@ def main(argv):
       au_regressor=_REGRESSOR.value, targets=_TARGETS.value, group_by=_GROUP_BY.value,
       synthetic_dir=_SYNTHETIC.value)
   if metric == "sifid":
-    print(f"SIFID ({summary['layer']}: {summary['layer_description']}) = "
+    print(f"SIFID ({summary['network']}; {summary['layer']}: {summary['layer_description']}) = "
           f"{summary['mean']:.4f} +- {summary['std']:.4f} over {summary['n']} images")
     print(f"note: {summary['note']}")
   elif metric == "diversity":

