@@ -14,7 +14,15 @@ an image. Full runs keep their run directories in OUT/<image>/run and resume the
 Writes OUT/<image>/{train.png, start<k>/NN.png, grid.png, quality.json} and
 OUT/singan_quality.json.
 
+--compare_reference: tfsingan and the PyTorch reference (`torch_singan_reference`,
+the original's training loop re-implemented) trained on the same pyramid of five
+photographs at a small config (COMPARE_CONFIG), 50 samples per start scale, both
+scored with the same SIFID and diversity; prints the table, writes
+OUT/singan_vs_reference.json (and --results_json with the machine). Trained sides are
+kept in OUT/<image>/{ours,reference}/ and reused.
+
   python -m benchmarks.singan_quality [--full] [--inception_weights=PATH] --out=DIR
+  python -m benchmarks.singan_quality --compare_reference --inception_weights=fid.npz --out=DIR
 """
 
 import dataclasses
@@ -233,8 +241,64 @@ def compare_with_reference(out_dir, sifid=None, images=COMPARE_IMAGES, start_sca
           labels.append(f"{side} start {k}")
     image_io.save_image(os.path.join(out_dir, name, "grid.png"), image_io.make_grid(rows, labels))
     result["images"][name] = entry
+  summarise_comparison(result)
   checkpointing.write_json(os.path.join(out_dir, "singan_vs_reference.json"), result)
   return result
+
+
+def comparison_rows(result):
+  """One row per image and start scale: SIFID and diversity of both sides, the ratio."""
+  rows = []
+  for name, entry in result["images"].items():
+    if "missing" in entry:
+      continue
+    for k in result["start_scales"]:
+      ours = entry["ours"]["per_start_scale"].get(str(k))
+      theirs = entry["reference"]["per_start_scale"].get(str(k))
+      if ours is None or theirs is None:
+        continue
+      row = {"image": name, "start_scale": k,
+             "diversity_ours": ours["diversity_rgb"], "diversity_reference": theirs["diversity_rgb"]}
+      if "sifid_mean" in ours:
+        row.update(sifid_ours=ours["sifid_mean"], sifid_reference=theirs["sifid_mean"],
+                   sifid_ratio=ours["sifid_mean"] / max(theirs["sifid_mean"], 1e-12))
+      rows.append(row)
+  return rows
+
+
+def summarise_comparison(result):
+  """Adds rows, per-start-scale means (ratio of the means) and the verdict to `result`."""
+  rows = comparison_rows(result)
+  result["rows"] = rows
+  result["mean"] = {}
+  for k in result["start_scales"]:
+    at_k = [r for r in rows if r["start_scale"] == k]
+    if not at_k:
+      continue
+    mean = {key: float(np.mean([r[key] for r in at_k])) for key in at_k[0]
+            if key not in ("image", "start_scale", "sifid_ratio")}
+    if "sifid_ours" in mean:
+      mean["sifid_ratio"] = mean["sifid_ours"] / max(mean["sifid_reference"], 1e-12)
+      mean["within_target"] = bool(mean["sifid_ratio"] <= COMPARE_SIFID_TARGET)
+    result["mean"][str(k)] = mean
+  return result
+
+
+def format_comparison(result):
+  """The table printed by --compare_reference."""
+  lines = [f"{'image':<18} {'start':>5} {'SIFID ours':>10} {'reference':>10} {'ratio':>6} "
+           f"{'div ours':>8} {'reference':>9}"]
+  lines.append("-" * len(lines[0]))
+  def fmt(row, label, k):
+    sifid = (f"{row['sifid_ours']:10.4f} {row['sifid_reference']:10.4f} {row['sifid_ratio']:6.2f}"
+             if "sifid_ours" in row else f"{'-':>10} {'-':>10} {'-':>6}")
+    return (f"{label:<18} {k:>5} {sifid} {row['diversity_ours']:8.3f} "
+            f"{row['diversity_reference']:9.3f}")
+  for row in result["rows"]:
+    lines.append(fmt(row, row["image"], row["start_scale"]))
+  for k, mean in result["mean"].items():
+    lines.append(fmt(mean, "mean", k))
+  return "\n".join(lines)
 
 
 def run(quick=True, inception_weights=None, out_dir="benchmarks/results/singan_quality",
@@ -302,6 +366,22 @@ def main(argv):
     if f.inception_weights:
       raise
     print(SIFID_SKIPPED)
+  if f.compare_reference:
+    from benchmarks.run_all import machine_info  # pylint: disable=import-outside-toplevel
+    from tfsingan.common import checkpointing  # pylint: disable=import-outside-toplevel
+    sifid = sifid_lib.SIFID(weights, "block1") if weights else None
+    images = f.images if f.images != list(IMAGES) else list(COMPARE_IMAGES)
+    t0 = time.perf_counter()
+    result = compare_with_reference(f.out, sifid, images)
+    result.update(machine=machine_info(), load_average=list(os.getloadavg()),
+                  wall_seconds=time.perf_counter() - t0)
+    if sifid is not None:
+      print(f"SIFID: {sifid.description} ({sifid.note})")
+    print(format_comparison(result))
+    if f.results_json:
+      checkpointing.write_json(f.results_json, result)
+      print(f"wrote {f.results_json}")
+    return
   result = run(not f.full, weights, f.out, f.images)
   for k, mean in result["mean"].items():
     text = ", ".join(f"{key} {value:.4f}" for key, value in mean.items())
@@ -318,8 +398,15 @@ if __name__ == "__main__":
 
   flags.DEFINE_boolean("full", False, "The paper's config (hours an image) instead of the "
                        "quick one (64 px, 120 iterations a scale).")
-  flags.DEFINE_string("inception_weights", None, "Keras ImageNet InceptionV3 .h5 for SIFID; "
-                      "default: the Keras cache; without it SIFID is skipped.")
+  flags.DEFINE_string("inception_weights", None, "FID Inception .npz (python -m "
+                      "tfsingan.metrics.fid_inception) or Keras ImageNet InceptionV3 .h5 for "
+                      "SIFID; default: the Keras cache; without it SIFID is skipped.")
+  flags.DEFINE_boolean("compare_reference", False, "Ours vs the PyTorch reference "
+                       "(benchmarks/torch_singan_reference.py) on five photographs at a "
+                       "small config (56 px, 200 iterations a scale), 50 samples per start "
+                       "scale; resumes from OUT.")
+  flags.DEFINE_string("results_json", None, "With --compare_reference: also write the "
+                      "result, with the machine, here.")
   flags.DEFINE_list("images", list(IMAGES), "scikit-image sample photographs.")
   flags.DEFINE_string("out", "benchmarks/results/singan_quality", "Output folder.")
   app.run(exit_on_user_error(main), flags_parser=tfsingan.flags.parse_flags_or_exit)

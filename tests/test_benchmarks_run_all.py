@@ -162,6 +162,36 @@ def test_score_samples_diversity_and_sifid():
   assert "sifid_mean" not in singan_quality.score_samples(noisy, reference)
 
 
+@pytest.mark.slow  # 5 min under load: two trainings and six samplings
+def test_compare_with_reference_tiny(tmp_path):
+  pytest.importorskip("torch")
+  import keras  # pylint: disable=import-outside-toplevel
+  from tfsingan.metrics.sifid import SIFID  # pylint: disable=import-outside-toplevel
+  keras.utils.set_random_seed(0)
+  model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(4, 3)])
+  # The reference has the paper's widths (32 at these scales): no width overrides here.
+  tiny = {"max_size": 32, "min_size": 16, "iterations": 2, "lr_decay_at": 2,
+          "checkpoint_every": 2, "image_every": 2}
+  result = singan_quality.compare_with_reference(str(tmp_path), SIFID(model=model), ["coffee"],
+                                                 num_samples=3, config_overrides=tiny)
+  entry = result["images"]["coffee"]
+  assert entry["sizes"][-1] == [22, 32]
+  assert [(r["image"], r["start_scale"]) for r in result["rows"]] == [
+      ("coffee", 0), ("coffee", 1), ("coffee", 2)]
+  for row in result["rows"]:
+    assert row["sifid_ours"] > 0 and row["sifid_reference"] > 0
+    assert row["sifid_ratio"] == pytest.approx(row["sifid_ours"] / row["sifid_reference"])
+  mean = result["mean"]["0"]
+  assert mean["within_target"] == (mean["sifid_ratio"] <= singan_quality.COMPARE_SIFID_TARGET)
+  assert "coffee" in singan_quality.format_comparison(result)
+  assert (tmp_path / "coffee" / "grid.png").is_file()
+  # Both sides are kept: scoring again reuses them (same numbers, no training).
+  again = singan_quality.compare_with_reference(str(tmp_path), SIFID(model=model), ["coffee"],
+                                                num_samples=3, config_overrides=tiny,
+                                                which=())
+  assert again["rows"] == result["rows"]
+
+
 def _cli(tmp_path, *args):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_HOME=str(tmp_path / "keras_home"),
              PYTHONPATH=ROOT)

@@ -132,3 +132,19 @@ def test_float16_default_optimizers_are_loss_scaled():
   # Overflowing steps are skipped and the scale halves until the steps are finite.
   assert float(f16.d_optimizer.dynamic_scale) < 2.0 ** 15
   assert all(np.isfinite(float(v)) for v in logs.values())
+
+
+def test_redrawn_coarsest_rec_noise_is_fresh_each_iteration_and_fixed_stays():
+  fixed = _scale_model()
+  redrawn = _scale_model(dataclasses.replace(TINY, coarsest_rec_noise="redrawn"))
+  assert fixed.rec_noise() is fixed.z_rec
+  a, b = redrawn.rec_noise().numpy(), redrawn.rec_noise().numpy()
+  assert a.shape == (1, 24, 24, 3) and not np.allclose(a, b)
+  np.testing.assert_array_equal(a[..., 0], a[..., 2])  # one channel, as the original draws it
+  # Only the coarsest scale's z* is redrawn; finer scales reconstruct with zeros.
+  finer = _scale_model(dataclasses.replace(TINY, coarsest_rec_noise="redrawn"), n=1)
+  assert finer.rec_noise() is finer.z_rec
+  logs = tf.function(redrawn.train_step)()
+  assert np.isfinite(float(logs["rec_loss"]))
+  with pytest.raises(Exception, match="coarsest_rec_noise"):
+    SinGANConfig(coarsest_rec_noise="sometimes")

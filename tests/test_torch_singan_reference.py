@@ -129,3 +129,24 @@ def test_main_writes_json_and_rejects_bad_flags(tmp_path):
                        timeout=120, check=False)
   assert bad.returncode == 2
   assert bad.stderr.strip().startswith("error: scale index 9")
+
+
+def test_train_reference_trains_every_scale_and_samples_at_start_scales():
+  rng = np.random.default_rng(0)
+  sizes = [(16, 18), (19, 22), (23, 26)]
+  reals = [rng.random((h, w, 3)).astype(np.float32) for h, w in sizes]
+  model, seconds = ref.train_reference(reals, 0.84, iterations=2, seed=1, log=lambda _: None)
+  assert len(model.generators) == 3 and len(seconds) == 3
+  assert model.noise_amps[0] == 1.0
+  # Later scales: 0.1 x RMSE of the upsampled reconstruction against the real.
+  assert all(0.0 < a < 0.1 for a in model.noise_amps[1:])
+  assert all(not g.training for g in model.generators)
+  for k in range(3):
+    samples = model.sample(3, start_scale=k, seed=k)
+    assert samples.shape == (3, 23, 26, 3) and 0.0 <= samples.min() <= samples.max() <= 1.0
+  # Start scale 2: scales 0 and 1 follow z_opt, so samples differ only by the last
+  # scale's noise, less than samples from fresh noise everywhere.
+  spread = {k: float(model.sample(4, start_scale=k, seed=5).std(axis=0).mean()) for k in (0, 2)}
+  assert spread[2] < spread[0]
+  with pytest.raises(UserInputError, match="start scale 3"):
+    model.sample(1, start_scale=3)

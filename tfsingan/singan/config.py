@@ -6,6 +6,7 @@ from tfsingan.config import field
 from tfsingan.errors import UserInputError
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+COARSEST_REC_NOISE = ("fixed", "redrawn")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +40,11 @@ class SinGANConfig:
                            "upsampled reconstruction.")
   init_from_previous: bool = field(True, help="Start a scale from the previous scale's "
                                    "weights when the width did not change.")
+  coarsest_rec_noise: str = field(
+      "fixed", choices=COARSEST_REC_NOISE,
+      help="The coarsest scale's reconstruction noise z*: fixed (the paper; drawn once) or "
+           "redrawn every iteration (what tamarott/SinGAN's training.py does; it weakens the "
+           "reconstruction, which raises the next scale's noise amplitude).")
   # Execution.
   precision: str = field("float32", help="Compute precision.", choices=PRECISIONS)
   jit_compile: bool = field(False, help="Compile the train step with XLA.")
@@ -74,6 +80,9 @@ class SinGANConfig:
         raise UserInputError(f"--{name}={getattr(self, name)}: expected a number >= 0")
     if self.precision not in PRECISIONS:
       raise UserInputError(f"--precision={self.precision}: expected one of {PRECISIONS}")
+    if self.coarsest_rec_noise not in COARSEST_REC_NOISE:
+      raise UserInputError(f"--coarsest_rec_noise={self.coarsest_rec_noise}: expected one "
+                           f"of {COARSEST_REC_NOISE}")
     if self.gen_start_scale < 0:
       raise UserInputError(f"--gen_start_scale={self.gen_start_scale}: expected >= 0")
 

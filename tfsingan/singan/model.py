@@ -111,11 +111,19 @@ class SinGANScale(keras.Model):
     self.d_optimizer.apply(grads, variables)
     return d_loss, gp, d_real, d_fake
 
-  def generator_step(self, z, prev):
+  def rec_noise(self):
+    """This iteration's reconstruction noise: z* (fixed), or at the coarsest scale with
+    `coarsest_rec_noise="redrawn"` a fresh draw, as the original code does."""
+    if self.scale == 0 and self.config.coarsest_rec_noise == "redrawn":
+      return generate.draw_noise(self.rng, 1, self.sizes[0], True)
+    return self.z_rec
+
+  def generator_step(self, z, prev, z_rec=None):
     """One generator update (adversarial + alpha x reconstruction MSE)."""
+    z_rec = self.z_rec if z_rec is None else z_rec
     with tf.GradientTape() as tape:
       # The random and the reconstruction pass batched (per-example BatchNorm).
-      out = self.generator((tf.concat([z, self.z_rec * self.noise_amp], 0),
+      out = self.generator((tf.concat([z, z_rec * self.noise_amp], 0),
                             tf.concat([prev, self.prev_rec], 0)), training=True)
       fake, rec = out[:1], out[1:]
       adv = gan_losses.generator_loss(self.critic(fake, training=True))
@@ -141,15 +149,17 @@ class SinGANScale(keras.Model):
       for _ in range(self.config.d_steps):
         z, prev = self.random_input()
         d_loss, gp, d_real, d_fake = self.critic_step(z, prev)
+      z_rec = self.rec_noise()
       for _ in range(self.config.g_steps):
-        g_loss, rec_loss = self.generator_step(z, prev)
+        g_loss, rec_loss = self.generator_step(z, prev, z_rec)
     else:
       z = prev = tf.zeros_like(self.real)
       d_loss = gp = d_real = d_fake = g_loss = rec_loss = tf.constant(0.0)
       for _ in tf.range(self.config.d_steps):
         z, prev = self.random_input()
         d_loss, gp, d_real, d_fake = self.critic_step(z, prev)
+      z_rec = self.rec_noise()
       for _ in tf.range(self.config.g_steps):
-        g_loss, rec_loss = self.generator_step(z, prev)
+        g_loss, rec_loss = self.generator_step(z, prev, z_rec)
     return {"d_loss": d_loss, "g_loss": g_loss, "gp": gp, "rec_loss": rec_loss,
             "d_real": d_real, "d_fake": d_fake}
