@@ -20,7 +20,7 @@ from tfsingan.config import field
 from tfsingan.errors import UserInputError
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-STRATEGIES = ("default", "mirrored")
+STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +56,10 @@ class GANimationConfig:
                              "(image_size must be a multiple of 2**critic_layers).")
   precision: str = field("float32", help="Numerics of training.", choices=PRECISIONS)
   strategy: str = field("default", help="'mirrored' splits each batch over all local "
-                        "devices (tf.distribute.MirroredStrategy).", choices=STRATEGIES)
+                        "devices (tf.distribute.MirroredStrategy); 'multi_worker' over "
+                        "the devices of every worker in the TF_CONFIG environment variable "
+                        "(tf.distribute.MultiWorkerMirroredStrategy; --workdir must be a "
+                        "folder every worker reads at the same path).", choices=STRATEGIES)
   save_memory: bool = field(True, help="Run the generator's forward pass again for its "
                             "update instead of keeping it from the critic step: about 1.2 GB "
                             "less at 128 px / batch 25, one more forward pass per generator "

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from tfsingan import config as config_lib
 from tfsingan.common import checkpointing
+from tfsingan.common import distribute
 from tfsingan.common import image_io
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import data as data_lib
@@ -40,9 +41,13 @@ ARCHITECTURE_FIELDS = ("image_size", "conv_dim", "repeat_num", "critic_layers")
 # ------------------------------------------------------------------ setup
 def make_strategy(name):
   """The tf.distribute strategy of --strategy ('mirrored' = every local GPU, else
-  every logical CPU device)."""
+  every logical CPU device; 'multi_worker' = the local devices of every worker of
+  TF_CONFIG, which must be made before TensorFlow's runtime starts)."""
   if name == "default":
     return tf.distribute.get_strategy()
+  if name == "multi_worker":
+    distribute.read_tf_config()
+    return tf.distribute.MultiWorkerMirroredStrategy()
   devices = [d.name for d in tf.config.list_logical_devices("GPU")]
   if not devices:
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
@@ -189,24 +194,29 @@ def run(config: GANimationConfig, workdir):
                          "aus_openface.pkl, train_ids.csv)")
   # Bad data fails before the run directory is created.
   paths, _ = data_lib.load_index(config.data_dir, "train")
-  os.makedirs(workdir, exist_ok=True)
-  _check_previous_config(workdir, config)
-  image_io.atomic_write_bytes(os.path.join(workdir, CONFIG_NAME),
-                              config_lib.to_json(config).encode("utf-8"))
+  strategy = make_strategy(config.strategy)
+  # Only the chief writes the run directory (the only worker without multi_worker).
+  if strategy.extended.should_checkpoint:
+    os.makedirs(workdir, exist_ok=True)
+    _check_previous_config(workdir, config)
+    image_io.atomic_write_bytes(os.path.join(workdir, CONFIG_NAME),
+                                config_lib.to_json(config).encode("utf-8"))
   previous_policy = keras.mixed_precision.global_policy()
   keras.mixed_precision.set_global_policy(config.precision)
   try:
-    return _train(config, workdir, len(paths))
+    with distribute.output_dir(workdir, strategy) as out_dir:
+      return _train(config, workdir, out_dir, len(paths), strategy)
   finally:
     keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _train(config, workdir, num_train):
+def _train(config, workdir, out_dir, num_train, strategy):
+  """Trains from the checkpoint in `workdir`, writing to `out_dir` (a scratch folder on
+  the workers other than the chief)."""
   keras.utils.set_random_seed(config.seed)
   if config.deterministic:
     tf.config.experimental.enable_op_determinism()
   total, decay = schedule(config, num_train)
-  strategy = make_strategy(config.strategy)
   replicas = strategy.num_replicas_in_sync
   if config.batch_size % replicas:
     raise UserInputError(f"--batch_size={config.batch_size}: must be a multiple of the "
@@ -220,13 +230,17 @@ def _train(config, workdir, num_train):
                                    d_optimizer=model.d_optimizer, iteration=iteration)
   # CheckpointManager writes the shards first and the `checkpoint` index last
   # (atomically), so a run killed mid-save resumes from the previous one.
-  manager = tf.train.CheckpointManager(checkpoint, os.path.join(workdir, CHECKPOINT_DIR),
+  manager = tf.train.CheckpointManager(checkpoint, os.path.join(out_dir, CHECKPOINT_DIR),
                                        max_to_keep=2)
-  if manager.latest_checkpoint:
-    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+  # Every worker resumes from the chief's checkpoint.
+  latest = tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINT_DIR))
+  if latest:
+    checkpoint.restore(latest).assert_existing_objects_matched()
     image_io.notice(f"resuming {workdir} at iteration {int(iteration.numpy())} of {total}")
   start = int(iteration.numpy())
-  weights_path = os.path.join(workdir, GENERATOR_WEIGHTS)
+  if config.strategy == "multi_worker":
+    _check_same_start(strategy, start, workdir)
+  weights_path = os.path.join(out_dir, GENERATOR_WEIGHTS)
   if start >= total:
     image_io.notice(f"{workdir} has finished its {total} iterations; nothing to do "
             "(raise --epochs or --iterations to train further)")
@@ -234,19 +248,28 @@ def _train(config, workdir, num_train):
       _save_generator(model.generator, weights_path)
     return {}
 
+  def dataset(batch_size, seed):
+    return data_lib.make_dataset(config.data_dir, split="train", image_size=config.image_size,
+                                 batch_size=batch_size, shuffle=True, flip=config.flip,
+                                 target_noise=config.target_noise,
+                                 deterministic=config.deterministic, seed=seed, repeat=True)
+
   # A resumed run draws fresh batches rather than replaying the first ones.
-  ds = data_lib.make_dataset(config.data_dir, split="train", image_size=config.image_size,
-                             batch_size=config.batch_size, shuffle=True, flip=config.flip,
-                             target_noise=config.target_noise,
-                             deterministic=config.deterministic, seed=config.seed + start,
-                             repeat=True)
-  if replicas > 1:
-    ds = strategy.experimental_distribute_dataset(ds)
+  if config.strategy == "multi_worker":
+    # One pipeline per worker, each with its own seed, feeding its share of the
+    # global batch: no worker decodes images that another one trains on.
+    ds = strategy.distribute_datasets_from_function(lambda context: dataset(
+        context.get_per_replica_batch_size(config.batch_size),
+        (config.seed + start) * context.num_input_pipelines + context.input_pipeline_id))
+  else:
+    ds = dataset(config.batch_size, config.seed + start)
+    if replicas > 1:
+      ds = strategy.experimental_distribute_dataset(ds)
   batches = iter(ds)
   critic_fn = model.make_iteration_function(False, strategy)
   full_fn = model.make_iteration_function(True, strategy)
   samples = _sample_batch(config)
-  writer = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
+  writer = tf.summary.create_file_writer(os.path.join(out_dir, "tb"))
   progress = Progress(start, total)
   print(f"GANimation: {num_train} training faces, {total} iterations "
         f"(generator every {config.critic_steps}), {config.precision}, "
@@ -257,7 +280,17 @@ def _train(config, workdir, num_train):
   try:
     while it < total:
       train_g = (it + 1) % config.critic_steps == 0
-      step_logs = (full_fn if train_g else critic_fn)(next(batches))
+      try:
+        step_logs = (full_fn if train_g else critic_fn)(next(batches))
+      except (tf.errors.UnavailableError, tf.errors.CancelledError) as e:
+        if config.strategy != "multi_worker":
+          raise
+        # MultiWorkerMirroredStrategy cannot go on without a worker, nor take one back.
+        latest = tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINT_DIR))
+        raise UserInputError(
+            f"another worker of TF_CONFIG stopped at iteration {it} "
+            f"({type(e).__name__}); restart every worker with the same "
+            f"TF_CONFIG and flags to resume from {latest or 'the start'}") from None
       logs.update(step_logs)
       it += 1
       if it % config.log_every == 0 or it == total or it == start + 1:
@@ -288,6 +321,17 @@ def _train(config, workdir, num_train):
   writer.flush()
   _save_generator(model.generator, weights_path)
   return last
+
+
+def _check_same_start(strategy, start, workdir):
+  """Workers that resume from different iterations would wait for each other forever."""
+  starts = strategy.gather(strategy.run(lambda: tf.constant([start], tf.int64)), axis=0)
+  starts = sorted(set(int(s) for s in starts.numpy()))
+  if len(starts) > 1:
+    raise UserInputError(
+        f"the workers found different checkpoints in {workdir} (iterations {starts}): "
+        "--workdir must be one folder that every worker reads at the same path "
+        "(a shared filesystem)")
 
 
 def _save_generator(generator, path):
