@@ -56,10 +56,11 @@ def config_from_flags(cls, **overrides):
   return cls(**kwargs)
 
 
-def parse_flags_or_exit(argv):
-  """absl flags parser for app.run: a bad flag ends with one line and exit 2."""
+def parse_flags_or_exit(argv, known_only=False):
+  """absl flags parser for app.run: a bad flag ends with one line and exit 2.
+  `known_only` leaves unknown flags in the returned argv (for another parser)."""
   try:
-    remaining = FLAGS(argv)
+    remaining = FLAGS(argv, known_only=known_only)
   except flags.Error as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)

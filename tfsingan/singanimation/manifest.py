@@ -28,14 +28,19 @@ COLUMNS = ("file", "expression", "label", "variant", "start_scale", "seed",
 TARGETS = ("expression", "aus")
 
 
-def write_manifest(out_dir, rows):
-  """Writes `rows` (dicts with COLUMNS; "aus" a (17,) vector) as OUT/manifest.csv, atomically."""
+def manifest_bytes(rows):
+  """The manifest.csv of `rows` (dicts with COLUMNS; "aus" a (17,) vector)."""
   buf = io.StringIO()
   writer = csv.writer(buf, lineterminator="\n")
   writer.writerow(COLUMNS)
   for row in rows:
     writer.writerow([row[c] for c in COLUMNS[:7]] + [f"{v:.4f}" for v in row["aus"]])
-  image_io.atomic_write_bytes(os.path.join(out_dir, MANIFEST), buf.getvalue().encode())
+  return buf.getvalue().encode()
+
+
+def write_manifest(out_dir, rows):
+  """Writes `rows` as OUT/manifest.csv, atomically."""
+  image_io.atomic_write_bytes(os.path.join(out_dir, MANIFEST), manifest_bytes(rows))
 
 
 def read_manifest(out_dir):
@@ -86,24 +91,34 @@ def load_manifest_dataset(out_dir, *, image_size=None, target="expression", shuf
       ds = load_manifest_dataset("out/", image_size=64).shuffle(512).batch(32)
   """
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  if target not in TARGETS:
-    raise UserInputError(f"target={target!r}: expected one of {TARGETS}")
+  check_target(target)
   rows = read_manifest(out_dir)
   if not rows:
     raise UserInputError(f"{os.path.join(out_dir, MANIFEST)} lists no images")
   paths = [row["path"] for row in rows]
   targets = (np.array([row["label"] for row in rows], np.int32) if target == "expression"
              else np.stack([row["aus"] for row in rows]))
-  size = (image_size, image_size) if isinstance(image_size, int) else image_size
 
   def load(path, y):
-    image = tf.io.decode_png(tf.io.read_file(path), channels=3)
-    image = tf.image.convert_image_dtype(image, tf.float32)
-    if size is not None:
-      image = tf.clip_by_value(tf.image.resize(image, size, antialias=True), 0.0, 1.0)
-    return image, y
+    return decode_image(tf.io.read_file(path), image_size), y
 
   ds = tf.data.Dataset.from_tensor_slices((paths, targets))
   if shuffle:
     ds = ds.shuffle(len(paths), seed=seed)
   return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def check_target(target):
+  if target not in TARGETS:
+    raise UserInputError(f"target={target!r}: expected one of {TARGETS}")
+
+
+def decode_image(png, image_size=None):
+  """PNG bytes (a string tensor) -> float32 (H, W, 3) in [0, 1], resized to
+  `image_size` (int or (height, width); None keeps the size) with antialiasing."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  image = tf.image.convert_image_dtype(tf.io.decode_png(png, channels=3), tf.float32)
+  if image_size is None:
+    return image
+  size = (image_size, image_size) if isinstance(image_size, int) else image_size
+  return tf.clip_by_value(tf.image.resize(image, size, antialias=True), 0.0, 1.0)
