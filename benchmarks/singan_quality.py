@@ -26,6 +26,7 @@ kept in OUT/<image>/{ours,reference}/ and reused.
 """
 
 import dataclasses
+import json
 import os
 import tempfile
 import time
@@ -163,7 +164,8 @@ def ours_samples(name, config, out_dir, num_samples, start_scales):
   samples = {k: model.sample(num_samples, start_scale=k, seed=k) for k in start_scales
              if k < model.num_scales}
   meta = {"train_seconds": seconds, "sizes": [list(s) for s in model.sizes],
-          "reference_image": os.path.join(run_dir, "pyramid", f"real_{model.num_scales - 1:02d}.png")}
+          "reference_image": os.path.join(run_dir, "pyramid",
+                                          f"real_{model.num_scales - 1:02d}.png")}
   _save_samples(path, samples, meta)
   return samples, meta
 
@@ -196,8 +198,9 @@ def reference_samples(name, config, out_dir, num_samples, start_scales, threads=
   return samples, meta
 
 
-def compare_with_reference(out_dir, sifid=None, images=COMPARE_IMAGES, start_scales=START_SCALES,
-                           num_samples=COMPARE_SAMPLES, config_overrides=None, which=("ours", "reference")):
+def compare_with_reference(out_dir, sifid=None, images=COMPARE_IMAGES,
+                           start_scales=START_SCALES, num_samples=COMPARE_SAMPLES,
+                           config_overrides=None, which=("ours", "reference")):
   """Ours vs the PyTorch reference: SIFID and diversity per image and start scale.
 
   Trains what is missing (`which` picks the sides to train now; a side already in
@@ -257,8 +260,8 @@ def comparison_rows(result):
       theirs = entry["reference"]["per_start_scale"].get(str(k))
       if ours is None or theirs is None:
         continue
-      row = {"image": name, "start_scale": k,
-             "diversity_ours": ours["diversity_rgb"], "diversity_reference": theirs["diversity_rgb"]}
+      row = {"image": name, "start_scale": k, "diversity_ours": ours["diversity_rgb"],
+             "diversity_reference": theirs["diversity_rgb"]}
       if "sifid_mean" in ours:
         row.update(sifid_ours=ours["sifid_mean"], sifid_reference=theirs["sifid_mean"],
                    sifid_ratio=ours["sifid_mean"] / max(theirs["sifid_mean"], 1e-12))
@@ -372,7 +375,12 @@ def main(argv):
     sifid = sifid_lib.SIFID(weights, "block1") if weights else None
     images = f.images if f.images != list(IMAGES) else list(COMPARE_IMAGES)
     t0 = time.perf_counter()
-    result = compare_with_reference(f.out, sifid, images)
+    try:
+      overrides = json.loads(f.config_overrides) if f.config_overrides else None
+    except ValueError as e:
+      raise UserInputError(f"--config_overrides: not JSON ({e}); expected e.g. "
+                           '\'{"coarsest_rec_noise": "redrawn"}\'') from None
+    result = compare_with_reference(f.out, sifid, images, config_overrides=overrides)
     result.update(machine=machine_info(), load_average=list(os.getloadavg()),
                   wall_seconds=time.perf_counter() - t0)
     if sifid is not None:
@@ -405,6 +413,8 @@ if __name__ == "__main__":
                        "(benchmarks/torch_singan_reference.py) on five photographs at a "
                        "small config (56 px, 200 iterations a scale), 50 samples per start "
                        "scale; resumes from OUT.")
+  flags.DEFINE_string("config_overrides", None, "With --compare_reference: JSON of "
+                      "SinGANConfig fields for our side (the reference ignores them).")
   flags.DEFINE_string("results_json", None, "With --compare_reference: also write the "
                       "result, with the machine, here.")
   flags.DEFINE_list("images", list(IMAGES), "scikit-image sample photographs.")

