@@ -18,6 +18,20 @@ from `python -m tfsingan.metrics.au_regressor`), the per-AU mean absolute error
 between the AUs estimated on G(x, y_t) and y_t, next to that of the true renders
 (the regressor's own floor) and of the unedited inputs (doing nothing).
 
+The targets (issue 14, recalibrated: an AU change moves about 3% of the pixels, so
+the whole-image ratio above, still reported, mostly measured the other 97%):
+
+  moved_ratio     moved_l1_edit / moved_l1_unedited on the moved pixels  (<= 0.5)
+  static_l1_edit  mean |G(x, y_t) - x| on the pixels the change does not move:
+                  the colour leak of an edit                              (<= 0.002)
+  static_l1_identity  the same for G(x, y_s), the identity edit (reported)
+  au_mae_over_floor   au_mae_edit - au_mae_truth (0: as good as the truth)
+  au_progress     (au_mae_unedited - au_mae_edit) / (au_mae_unedited - au_mae_truth):
+                  the fraction of the way from doing nothing to the truth (reported)
+
+The dataset may be procedural or made of warped photos (`--renderer=warp`): the
+truth is `tfsingan.synthetic.dataset.render_identity` either way.
+
   python -m benchmarks.ganimation_acceptance --workdir=W --data_dir=D \
       [--regressor_workdir=R] [--out=benchmarks/results/ganimation_acceptance.json]
 """
@@ -31,8 +45,10 @@ import numpy as np
 
 from tfsingan.errors import UserInputError
 
-# Acceptance thresholds of the GANimation issue.
-MAX_RATIO = 0.5
+# Acceptance thresholds: issue 14's recalibration of the GANimation issue's.
+MAX_MOVED_RATIO = 0.5  # wave 1 reached 0.84
+MAX_STATIC_L1 = 0.002  # wave 1's identity L1 was 0.0045
+MAX_RATIO = 0.5  # the whole-image ratio: reported, no longer a target
 MAX_IDENTITY_L1 = 0.02
 # "Neither near 0 nor near 1": a saturated mask (mean within 0.01 of either end)
 # copies the input or repaints everything. The AU changes of the synthetic faces
@@ -94,7 +110,8 @@ def evaluate(workdir, data_dir, *, regressor_workdir=None, max_images=None, seed
 
   sums = {"floor": 0.0, "edit": 0.0, "edit_sq": 0.0, "unedited": 0.0, "unedited_sq": 0.0, "identity": 0.0,
           "attention": 0.0, "att_moved": 0.0, "att_static": 0.0,
-          "moved_edit": 0.0, "moved_unedited": 0.0, "moved_pixels": 0.0}
+          "moved_edit": 0.0, "moved_unedited": 0.0, "moved_pixels": 0.0,
+          "static_edit": 0.0, "static_identity": 0.0}
   edited_all, truth_all, input_all = [], [], []
   n = len(paths)
   for lo in range(0, n, batch_size):
@@ -117,6 +134,8 @@ def evaluate(workdir, data_dir, *, regressor_workdir=None, max_images=None, seed
     sums["unedited"] += err_none.mean(axis=(1, 2, 3)).sum()
     sums["unedited_sq"] += (err_none ** 2).mean(axis=(1, 2, 3)).sum()
     sums["identity"] += np.abs(same.numpy() - x).mean(axis=(1, 2, 3)).sum()
+    sums["static_edit"] += float(np.abs(edited - x)[~moved].sum())
+    sums["static_identity"] += float(np.abs(same.numpy() - x)[~moved].sum())
     sums["attention"] += attention.mean(axis=(1, 2, 3)).sum()
     moved_px = moved[..., :1]
     sums["att_moved"] += float(attention[moved_px].sum())
@@ -152,6 +171,10 @@ def evaluate(workdir, data_dir, *, regressor_workdir=None, max_images=None, seed
     pixels = sums["moved_pixels"] / 3
     result["attention_moved"] = sums["att_moved"] / pixels
     result["attention_static"] = sums["att_static"] / (n * size * size - pixels)
+  static_values = n * size * size * 3 - sums["moved_pixels"]
+  if static_values:
+    result["static_l1_edit"] = sums["static_edit"] / static_values
+    result["static_l1_identity"] = sums["static_identity"] / static_values
   if regressor_workdir:
     from tfsingan.metrics import au_regressor  # pylint: disable=import-outside-toplevel
     regressor = au_regressor.load_regressor(regressor_workdir)
@@ -165,12 +188,20 @@ def evaluate(workdir, data_dir, *, regressor_workdir=None, max_images=None, seed
     result["au_mae_unedited"] = float(np.abs(pred_input - tgt_aus).mean())
     result["au_mae_per_au"] = {name: {"edit": float(f), "truth": float(t)}
                                for name, f, t in zip(aus_lib.AU_NAMES, fake_err, true_err)}
+    result["au_mae_over_floor"] = result["au_mae_edit"] - result["au_mae_truth"]
+    result["au_progress"] = (result["au_mae_unedited"] - result["au_mae_edit"]) / max(
+        result["au_mae_unedited"] - result["au_mae_truth"], 1e-12)
   lo_att, hi_att = ATTENTION_RANGE
   result["checks"] = {
-      f"ratio <= {MAX_RATIO}": bool(result["ratio"] <= MAX_RATIO),
+      f"moved_ratio <= {MAX_MOVED_RATIO}": bool(result.get("moved_ratio", np.inf)
+                                                <= MAX_MOVED_RATIO),
+      f"static_l1_edit <= {MAX_STATIC_L1}": bool(result.get("static_l1_edit", np.inf)
+                                                 <= MAX_STATIC_L1),
       f"l1_identity <= {MAX_IDENTITY_L1}": bool(result["l1_identity"] <= MAX_IDENTITY_L1),
       f"{lo_att} < attention_mean < {hi_att}": bool(lo_att < result["attention_mean"] < hi_att),
   }
+  # Reported beside the targets, no longer one of them (see the module docstring).
+  result["former_checks"] = {f"ratio <= {MAX_RATIO}": bool(result["ratio"] <= MAX_RATIO)}
   if "attention_moved" in result:
     result["checks"]["attention_moved < attention_static"] = bool(
         result["attention_moved"] < result["attention_static"])
@@ -184,20 +215,26 @@ def print_table(result):
           ("L1 input vs its own render", result["l1_input_vs_own_render"], "(encoding, resize)"),
           ("L1 edit vs true render", result["l1_edit"], ""),
           ("L1 unedited vs true render", result["l1_unedited"], ""),
-          ("ratio (<= 0.5)", result["ratio"], ""),
+          ("ratio (whole image)", result["ratio"], "(no longer the target)"),
           ("PSNR edit / unedited", f"{result['psnr_edit_db']:.2f} / "
            f"{result['psnr_unedited_db']:.2f}", "dB"),
           ("L1 G(x, y_s) vs x", result["l1_identity"], ""),
           ("mean attention", result["attention_mean"], "")]
   if "moved_ratio" in result:
-    rows.append(("ratio on moved pixels", result["moved_ratio"],
+    rows.append((f"ratio on moved pixels (<= {MAX_MOVED_RATIO})", result["moved_ratio"],
                  f"{100 * result['moved_fraction']:.1f}% of pixels"))
+  if "static_l1_edit" in result:
+    rows.append((f"static L1 edit (<= {MAX_STATIC_L1})", result["static_l1_edit"],
+                 "colour leak"))
+    rows.append(("static L1 identity edit", result["static_l1_identity"], ""))
     rows.append(("attention moved / static",
                  f"{result['attention_moved']:.3f} / {result['attention_static']:.3f}", ""))
   if "au_mae_edit" in result:
     rows.append(("AU MAE edit / truth / unedited",
                  f"{result['au_mae_edit']:.3f} / {result['au_mae_truth']:.3f} / "
                  f"{result['au_mae_unedited']:.3f}", ""))
+    rows.append(("AU MAE over the floor", result["au_mae_over_floor"],
+                 f"progress {result['au_progress']:.2f} of the way to the truth"))
   for name, value, unit in rows:
     value = f"{value:.4f}" if isinstance(value, float) else str(value)
     print(f"{name:<30} {value:>16} {unit}")

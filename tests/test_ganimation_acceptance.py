@@ -57,6 +57,13 @@ def test_scores_of_a_half_blend_generator(tmp_path, data_dir):
   assert result["ratio"] > 1.0  # blending with grey is worse than doing nothing
   assert not result["passed"]
   assert result["checks"]["0.01 < attention_mean < 0.99"]
+  # The same output for every target: the edit leaks as much colour onto the static
+  # pixels as the identity edit, far above the 0.002 target.
+  assert result["static_l1_edit"] == pytest.approx(result["static_l1_identity"], rel=1e-6)
+  assert result["static_l1_edit"] > 0.01
+  assert not result["checks"]["static_l1_edit <= 0.002"]
+  assert not result["checks"]["moved_ratio <= 0.5"]
+  assert result["former_checks"] == {"ratio <= 0.5": False}
 
 
 def test_needs_a_synthetic_dataset(tmp_path, data_dir):

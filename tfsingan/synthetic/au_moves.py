@@ -14,8 +14,8 @@ moves the same way):
   * `out` is away from the face's midline (negative: towards it), `up` towards
     the forehead (negative: towards the chin).
 Sizes are chosen so that intensity 1 is a strong but anatomically possible
-display (e.g. a full smile lifts the lip corners by about 7 mm and widens the
-mouth by about 12 mm; a jaw drop opens the mouth by about 14 mm at the chin),
+display (e.g. a full smile lifts the lip corners by about 10 mm and widens the
+mouth by about 15 mm; a jaw drop opens the mouth by about 14 mm at the chin),
 from the FACS manual's descriptions of each AU's appearance changes, quoted
 short in `comment`. The skin between moved anchors and the fixed ring around
 the face (see warp.py) stretches; what a warp cannot show (furrows, wrinkles,
@@ -83,7 +83,7 @@ MOVES = {
                      "more sclera shows above the iris"),
     ),
     "AU06": (
-        Move(mesh.CHEEKS, up=0.06, out=0.01, radius=0.25, region="lower_lids",
+        Move(mesh.CHEEKS, up=0.08, out=0.01, radius=0.25, region="lower_lids",
              comment="cheek raiser: lifts the cheeks and the infraorbital skin, bags "
                      "below the eyes, narrows the eye opening from below"),
         Move(mesh.EYE_LOWER, up=0.025, region="lower_lids", profile="arch",
@@ -113,7 +113,7 @@ MOVES = {
              comment="the nose wings widen and rise a little"),
     ),
     "AU12": (
-        Move(_CORNERS, up=0.12, out=0.10, radius=0.30, region="below_eyes",
+        Move(_CORNERS, up=0.16, out=0.12, radius=0.30, region="below_eyes",
              comment="lip corner puller: pulls the lip corners up and out (obliquely, "
                      "along the zygomatic major), deepens the nasolabial fold and raises "
                      "the cheek skin"),

@@ -314,9 +314,12 @@ def _paint_mouth(out, photo, lm, moved, frame):
     return out
   cavity = _poly_mask(poly_t, x0, y0, y1 - y0, x1 - x0)
   # Colours from the photo's own lips (lighting and white balance follow the photo).
-  lips = _poly_mask(lm[list(mesh.LIPS_OUTER_UPPER) + list(mesh.LIPS_OUTER_LOWER[::-1][1:-1])],
-                    0, 0, h, w) > 0.5
-  lip_colour = np.median(photo[lips], axis=0) if lips.any() else np.array([0.6, 0.35, 0.3])
+  outer = lm[list(mesh.LIPS_OUTER_UPPER) + list(mesh.LIPS_OUTER_LOWER[::-1][1:-1])]
+  lx0, ly0 = np.maximum(np.floor(outer.min(0)).astype(int), 0)
+  lx1, ly1 = np.minimum(np.ceil(outer.max(0)).astype(int) + 1, [w, h])
+  lips = _poly_mask(outer, lx0, ly0, max(ly1 - ly0, 0), max(lx1 - lx0, 0)) > 0.5
+  lip_colour = (np.median(photo[ly0:ly1, lx0:lx1][lips], axis=0) if lips.any()
+                else np.array([0.6, 0.35, 0.3]))
   luma = float(np.dot(lip_colour, [0.299, 0.587, 0.114]))
   dark = lip_colour * 0.2
   tongue = lip_colour * 0.6
@@ -373,7 +376,14 @@ def render(photo01, landmarks, aus, *, source_aus=None):
   out = _piecewise_affine(photo, np.concatenate([lm, fixed]), np.concatenate([moved, fixed]))
   out = _paint_mouth(out, photo, lm, moved, face_frame(lm))
   # Painting is antialiased and may touch a pixel beyond a moved triangle; outside the
-  # ring nothing may change.
-  outside = ~face_region(lm, photo.shape)
-  out[outside] = photo[outside]
-  return np.clip(out, 0.0, 1.0)
+  # ring nothing may change. Everything that changed lies in the ring's bounding box,
+  # so the check runs there (on a 970 x 2204 photo the whole-image version took
+  # 2/3 of the render).
+  h, w = photo.shape[:2]
+  x0, y0 = np.maximum(np.floor(fixed.min(0)).astype(int), 0)
+  x1, y1 = np.minimum(np.ceil(fixed.max(0)).astype(int) + 1, [w, h])
+  inside = face_region(lm - [x0, y0], (max(y1 - y0, 0), max(x1 - x0, 0)))
+  window, source = out[y0:y1, x0:x1], photo[y0:y1, x0:x1]
+  window[~inside] = source[~inside]
+  np.clip(window, 0.0, 1.0, out=window)
+  return out
