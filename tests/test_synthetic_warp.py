@@ -232,6 +232,11 @@ def test_warp_editor_edits_the_face_and_reports_what_it_kept(monkeypatch):
   result = editor.edit_photo(aus_lib.emotion_aus("happy"), box, 64)
   region = warp.face_region(LANDMARKS, SHAPE)
   assert np.array_equal(result["photo"][~region], photo[~region])
+  # Nor outside the footprint of the face's aligned crop (what paste_back may touch).
+  import cv2  # pylint: disable=import-outside-toplevel
+  footprint = np.zeros(SHAPE[:2], np.uint8)
+  cv2.fillPoly(footprint, [np.round(editor.bounds).astype(np.int32)], 1)
+  assert np.array_equal(result["photo"][footprint == 0], photo[footprint == 0])
   assert result["face"].shape == (64, 64, 3) and result["attention"].shape == (64, 64)
   assert 0.0 < result["attention"].mean() < 1.0  # kept: 1 outside the moved triangles
   # A source that already shows the target: nothing to do.

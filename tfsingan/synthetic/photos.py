@@ -205,12 +205,23 @@ class WarpEditor:
       reader = faces.AUReader(face_landmarker=face_landmarker)
     self.photo = np.asarray(photo01, np.float32)
     self.landmarks, self.landmarks5, self.read_aus = read_face(self.photo, reader, what=what)
+    # The ring stays inside the footprint of the face's aligned crop (faces.align, as
+    # prepare / animate / paste_back): no pixel outside that crop changes.
+    from tfsingan import faces  # pylint: disable=import-outside-toplevel
+    if self.landmarks5 is None:
+      self.bounds = None
+    else:
+      aligned = faces.align(self.photo, np.asarray(self.landmarks5, np.float32), size=128)
+      square = np.array([[0, 0], [127, 0], [127, 127], [0, 127]], np.float64)
+      m = np.vstack([np.asarray(aligned.matrix, np.float64), [0, 0, 1]])
+      self.bounds = _apply(np.linalg.inv(m)[:2], square)
     if isinstance(source_aus, str) and source_aus == "auto":
       source_aus = self.read_aus
     self.source_aus = np.zeros(17) if source_aus is None else np.asarray(source_aus, np.float64)
 
   def __call__(self, target_aus):
-    return warp.render(self.photo, self.landmarks, target_aus, source_aus=self.source_aus)
+    return warp.render(self.photo, self.landmarks, target_aus, source_aus=self.source_aus,
+                       bounds=self.bounds)
 
   def box(self, margin=0.25):
     """The square crop (x, y, w, h) around the face's landmarks, grown by `margin`."""

@@ -237,18 +237,35 @@ def move_landmarks(landmarks, aus, *, source_aus=None):
   return moved
 
 
-def ring(landmarks):
-  """(36, 2): the fixed points around the face (the oval scaled by RING_SCALE)."""
+def ring(landmarks, bounds=None):
+  """(36, 2): the fixed points around the face (the oval scaled by RING_SCALE), each
+  pulled towards the oval's centre until it lies inside the convex polygon `bounds`
+  ((K, 2) pixels, e.g. the footprint of the face's aligned crop) when one is given."""
   lm = np.asarray(landmarks, np.float64)[:, :2]
   oval = lm[list(mesh.FACE_OVAL)]
   centre = oval.mean(0)
-  return centre + RING_SCALE * (oval - centre)
+  points = centre + RING_SCALE * (oval - centre)
+  if bounds is None:
+    return points
+  poly = np.asarray(bounds, np.float32).reshape(-1, 1, 2)
+  for i, r in enumerate(points):
+    lo, hi = 0.0, 1.0  # bisection on the way from the centre: inside at lo
+    if cv2.pointPolygonTest(poly, (float(r[0]), float(r[1])), True) >= 1.0:
+      continue
+    for _ in range(20):
+      mid = (lo + hi) / 2
+      q = centre + mid * (r - centre)
+      lo, hi = (mid, hi) if cv2.pointPolygonTest(poly, (float(q[0]), float(q[1])), True) >= 1.0 \
+          else (lo, mid)
+    points[i] = centre + lo * (r - centre)
+  return points
 
 
-def face_region(landmarks, shape):
+def face_region(landmarks, shape, bounds=None):
   """(H, W) bool: the pixels inside the fixed ring, the only ones `render` may change."""
   out = np.zeros(shape[:2], np.uint8)
-  cv2.fillPoly(out, [np.round(ring(landmarks) * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
+  cv2.fillPoly(out, [np.round(ring(landmarks, bounds) * 16).astype(np.int32)], 1, cv2.LINE_8,
+               shift=4)
   return out.astype(bool)
 
 
@@ -356,7 +373,7 @@ def _paint_mouth(out, photo, lm, moved, frame):
   return out
 
 
-def render(photo01, landmarks, aus, *, source_aus=None):
+def render(photo01, landmarks, aus, *, source_aus=None, bounds=None):
   """The photo showing `aus`: (H, W, 3) float32 in [0, 1].
 
   Args:
@@ -364,6 +381,8 @@ def render(photo01, landmarks, aus, *, source_aus=None):
     landmarks: (478, 2 or 3) MediaPipe face-mesh landmarks of the photo, pixels.
     aus: (17,) target intensities in [0, 1], tfsingan.ganimation.aus order.
     source_aus: (17,) what the photo shows (None: neutral); NaN counts as 0.
+    bounds: a convex polygon ((K, 2) pixels) the fixed ring must stay inside, e.g.
+      the footprint of the face's aligned crop (then no pixel outside it changes).
   """
   photo = np.asarray(photo01, np.float32)
   if photo.ndim != 3 or photo.shape[2] != 3:
@@ -372,7 +391,7 @@ def render(photo01, landmarks, aus, *, source_aus=None):
   if np.all(np.abs(_delta(aus, source_aus)) < MIN_DELTA):
     return photo.copy()
   moved = move_landmarks(lm, aus, source_aus=source_aus)
-  fixed = ring(lm)
+  fixed = ring(lm, bounds)
   out = _piecewise_affine(photo, np.concatenate([lm, fixed]), np.concatenate([moved, fixed]))
   out = _paint_mouth(out, photo, lm, moved, face_frame(lm))
   # Painting is antialiased and may touch a pixel beyond a moved triangle; outside the
@@ -382,7 +401,8 @@ def render(photo01, landmarks, aus, *, source_aus=None):
   h, w = photo.shape[:2]
   x0, y0 = np.maximum(np.floor(fixed.min(0)).astype(int), 0)
   x1, y1 = np.minimum(np.ceil(fixed.max(0)).astype(int) + 1, [w, h])
-  inside = face_region(lm - [x0, y0], (max(y1 - y0, 0), max(x1 - x0, 0)))
+  inside = face_region(lm - [x0, y0], (max(y1 - y0, 0), max(x1 - x0, 0)),
+                       None if bounds is None else np.asarray(bounds) - [x0, y0])
   window, source = out[y0:y1, x0:x1], photo[y0:y1, x0:x1]
   window[~inside] = source[~inside]
   np.clip(window, 0.0, 1.0, out=window)
