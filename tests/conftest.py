@@ -43,3 +43,14 @@ def real_face():
                   "../shared/data/real_faces/SOURCE.md)")
     return found
   return path
+
+
+@pytest.fixture(scope="session")
+def au_reader():
+  """A tfsingan.faces.AUReader (478 landmarks and AUs); skips when its model is absent."""
+  from tfsingan import faces  # pylint: disable=import-outside-toplevel
+  from tfsingan.errors import UserInputError  # pylint: disable=import-outside-toplevel
+  try:
+    return faces.AUReader()
+  except UserInputError as e:
+    pytest.skip(f"the MediaPipe face landmarker model is absent: {e}")

@@ -197,24 +197,9 @@ def test_cli_no_face_found(workdir, tmp_path):
   assert r.stderr.strip() == f"error: no face found in {blank}; pass --box=x,y,w,h"
 
 
-def _real_photo_and_reader():
-  """A shared real photo, or a skip saying what is absent (the warp editor reads landmarks)."""
-  path = os.path.join(ROOT, "..", "shared", "data", "real_faces", "grace_hopper.jpg")
-  if not os.path.isfile(path):
-    pytest.skip(f"no real photo at {path} (the shared data folder)")
-  faces_pkg = pytest.importorskip("tfsingan.faces", reason="tfsingan.faces absent")
-  if not hasattr(faces_pkg, "AUReader"):
-    pytest.skip("tfsingan.faces has no AUReader (the landmark reader) yet")
-  from tfsingan.errors import UserInputError  # pylint: disable=import-outside-toplevel
-  try:
-    faces_pkg.AUReader()
-  except UserInputError as e:
-    pytest.skip(f"MediaPipe face landmarker model absent: {e}")
-  return path
-
-
-def test_cli_warp_editor_needs_no_model(tmp_path):
-  path = _real_photo_and_reader()
+def test_cli_warp_editor_needs_no_model(tmp_path, real_face, au_reader):
+  del au_reader  # only its skip: the CLI reads the landmarks itself
+  path = real_face("grace_hopper.jpg")
   out = tmp_path / "warp"
   result = run_cli("--editor=warp", f"--image={path}", f"--out={out}",
                    "--emotion=happy,surprise")

@@ -318,7 +318,6 @@ def test_manifest_round_trip(tmp_path):
 
 
 def test_warp_editor_is_chosen_by_the_config(monkeypatch):
-  pytest.importorskip("tfsingan.faces", reason="tfsingan.faces absent")
   from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
   from tfsingan.synthetic import warp  # pylint: disable=import-outside-toplevel
   lm = np.loadtxt(os.path.join(ROOT, "tests", "data", "grace_hopper_landmarks.csv"),
@@ -336,13 +335,9 @@ def test_warp_editor_is_chosen_by_the_config(monkeypatch):
 
 
 @pytest.mark.slow  # the tiny SinGAN's training: 2 min under load (18 on 2 cores)
-def test_warp_editor_needs_no_ganimation(tmp_path):
-  path = os.path.join(ROOT, "..", "shared", "data", "real_faces", "grace_hopper.jpg")
-  if not os.path.isfile(path):
-    pytest.skip(f"no real photo at {path} (the shared data folder)")
-  faces_pkg = pytest.importorskip("tfsingan.faces", reason="tfsingan.faces absent")
-  if not hasattr(faces_pkg, "AUReader"):
-    pytest.skip("tfsingan.faces has no AUReader (the landmark reader) yet")
+def test_warp_editor_needs_no_ganimation(tmp_path, real_face, au_reader):
+  del au_reader  # only its skip: expand reads the landmarks itself
+  path = real_face("grace_hopper.jpg")
   out = tmp_path / "out"
   result = run_cli("--flagfile=configs/singanimation_tiny.cfg", "--editor=warp",
                    f"--image={path}", f"--out={out}")

@@ -10,7 +10,6 @@ from tfsingan.synthetic import mesh
 from tfsingan.synthetic import warp
 
 HERE = os.path.dirname(__file__)
-REAL_FACES = os.path.join(HERE, "..", "..", "shared", "data", "real_faces")
 # Landmarks of grace_hopper.jpg (512 x 512) read once by MediaPipe's face landmarker;
 # the geometry tests need neither the photo nor the model.
 LANDMARKS = np.loadtxt(os.path.join(HERE, "data", "grace_hopper_landmarks.csv"), delimiter=",")
@@ -128,23 +127,11 @@ def test_bad_inputs_are_user_errors():
     warp.render(_texture(), bad, np.zeros(17))
 
 
-def _reader():
-  if not os.path.isdir(REAL_FACES):
-    pytest.skip(f"no real faces at {REAL_FACES} (the shared data folder)")
-  faces = pytest.importorskip("tfsingan.faces", reason="tfsingan.faces (landmark reader) absent")
-  from tfsingan.errors import UserInputError  # pylint: disable=import-outside-toplevel
-  if not hasattr(faces, "AUReader"):
-    pytest.skip("tfsingan.faces has no AUReader (the landmark reader) yet")
-  try:
-    return faces, faces.AUReader()
-  except UserInputError as e:
-    pytest.skip(f"MediaPipe face landmarker model absent: {e}")
-
-
-def test_the_landmarker_sees_the_warped_smile_and_open_jaw():
-  faces, reader = _reader()
+def test_the_landmarker_sees_the_warped_smile_and_open_jaw(real_face, au_reader):
+  from tfsingan import faces  # pylint: disable=import-outside-toplevel
   from tfsingan.common import image_io  # pylint: disable=import-outside-toplevel
-  photo = image_io.load_image(os.path.join(REAL_FACES, "grace_hopper.jpg"), channels=3)
+  reader = au_reader
+  photo = image_io.load_image(real_face("grace_hopper.jpg"), channels=3)
   det = faces.detect(photo)[0]
   lm = reader.read(photo, det).landmarks
   for target, index, sign in ((_aus(AU12=1.0), 61, 1), (_aus(AU12=1.0), 291, 1),
@@ -168,7 +155,6 @@ def _fake_reading(photo01, reader, *, what="photo"):
 
 
 def test_warp_dataset_layout_split_and_truth(tmp_path, monkeypatch):
-  pytest.importorskip("tfsingan.faces", reason="tfsingan.faces (faces.align) absent")
   import json  # pylint: disable=import-outside-toplevel
   import pickle  # pylint: disable=import-outside-toplevel
   from tfsingan.common import image_io  # pylint: disable=import-outside-toplevel

@@ -60,22 +60,34 @@ def plan(num, *, seed=0, images_per_identity=5, test_fraction=0.1):
   """
   rng = np.random.default_rng(seed)
   n_ids = -(-num // images_per_identity)
-  n_test = int(round(test_fraction * n_ids))
-  if test_fraction > 0 and n_ids >= 2:
-    n_test = min(max(n_test, 1), n_ids - 1)
-  test_ids = set(rng.permutation(n_ids)[:n_test].tolist())
+  test_ids = held_out(rng, n_ids, test_fraction)
   identities, images = {}, {}
   for i in range(n_ids):
     ident = f"s{i:05d}"
     identities[ident] = faces.sample_identity(rng)
     for k in range(min(images_per_identity, num - i * images_per_identity)):
-      raw = np.round(faces.sample_aus(rng).astype(np.float64) * AU_SCALE, 2)
       images[f"{ident}_{k:02d}"] = {
           "identity": ident,
-          "aus": (raw / AU_SCALE).tolist(),
+          "aus": sample_stored_aus(rng),
           "split": "test" if i in test_ids else "train",
       }
   return identities, images
+
+
+def held_out(rng, count, test_fraction):
+  """The indices (of `count` identities or photos) held out as the test split: a
+  `test_fraction` of them, at least one and not all when there are two or more."""
+  n_test = int(round(test_fraction * count))
+  if test_fraction > 0 and count >= 2:
+    n_test = min(max(n_test, 1), count - 1)
+  return set(rng.permutation(count)[:n_test].tolist())
+
+
+def sample_stored_aus(rng):
+  """AUs of one image as stored: `faces.sample_aus` on OpenFace's 0..5 scale rounded to
+  two decimals (as OpenFace prints them), divided by 5; a list of 17 floats."""
+  raw = np.round(faces.sample_aus(rng).astype(np.float64) * AU_SCALE, 2)
+  return (raw / AU_SCALE).tolist()
 
 
 def check_options(num, size, test_fraction, images_per_identity, image_format, out_dir):

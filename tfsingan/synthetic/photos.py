@@ -26,9 +26,7 @@ import numpy as np
 
 from tfsingan.common import image_io
 from tfsingan.errors import UserInputError
-from tfsingan.ganimation.aus import AU_SCALE
 from tfsingan.synthetic import dataset
-from tfsingan.synthetic import faces as procedural
 from tfsingan.synthetic import warp
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -111,10 +109,7 @@ def plan(photo_names, num, *, seed=0, images_per_identity=5, test_fraction=0.1):
   {identity, aus, split}}); AUs as in `dataset.plan` (OpenFace's 2 decimals, / 5)."""
   rng = np.random.default_rng(seed)
   n_photos = len(photo_names)
-  n_test = int(round(test_fraction * n_photos))
-  if test_fraction > 0 and n_photos >= 2:
-    n_test = min(max(n_test, 1), n_photos - 1)
-  test_photos = set(rng.permutation(n_photos)[:n_test].tolist())
+  test_photos = dataset.held_out(rng, n_photos, test_fraction)
   identities, images = {}, {}
   n_ids = -(-num // images_per_identity)
   for i in range(n_ids):
@@ -123,10 +118,9 @@ def plan(photo_names, num, *, seed=0, images_per_identity=5, test_fraction=0.1):
     ident = f"{stem}_a{k:03d}"
     identities[ident] = {"photo": photo_names[p], "augmentation": sample_augmentation(rng, k)}
     for j in range(min(images_per_identity, num - i * images_per_identity)):
-      raw = np.round(procedural.sample_aus(rng).astype(np.float64) * AU_SCALE, 2)
       images[f"{ident}_{j:02d}"] = {
           "identity": ident,
-          "aus": (raw / AU_SCALE).tolist(),
+          "aus": dataset.sample_stored_aus(rng),
           "split": "test" if p in test_photos else "train",
       }
   return identities, images
