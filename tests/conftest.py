@@ -54,3 +54,23 @@ def au_reader():
     return faces.AUReader()
   except UserInputError as e:
     pytest.skip(f"the MediaPipe face landmarker model is absent: {e}")
+
+
+@pytest.fixture(scope="session")
+def fake_face_reading():
+  """A stand-in for `tfsingan.synthetic.photos.read_face` that needs no model: the
+  MediaPipe landmarks of grace_hopper.jpg stored in tests/data (numbers only), for
+  any 512 x 512 test photo, with neutral AUs."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  from tfsingan.synthetic import mesh  # pylint: disable=import-outside-toplevel
+  lm = np.loadtxt(os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+                               "grace_hopper_landmarks.csv"), delimiter=",")[:, :2]
+  eyes = sorted([lm[list(u + l)].mean(0) for u, l in zip(mesh.EYE_UPPER, mesh.EYE_LOWER)],
+                key=lambda p: p[0])
+  mouth = sorted([lm[61], lm[291]], key=lambda p: p[0])
+  points5 = np.stack(eyes + [lm[mesh.NOSE_TIP]] + mouth)
+
+  def read_face(photo01, reader, *, what="photo"):
+    del photo01, reader, what
+    return lm.copy(), points5.copy(), np.zeros(17)
+  return read_face

@@ -73,3 +73,24 @@ def test_needs_a_synthetic_dataset(tmp_path, data_dir):
   (tmp_path / "data").mkdir()
   with pytest.raises(UserInputError):
     acceptance.evaluate(workdir, str(tmp_path / "data"))
+
+
+def test_scores_on_a_warp_dataset(tmp_path, monkeypatch, fake_face_reading):
+  # Real-photo identities (--renderer=warp): the truth is the warp of the stored crop.
+  from tfsingan.common import image_io  # pylint: disable=import-outside-toplevel
+  from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
+  monkeypatch.setattr(photos, "read_face", fake_face_reading)
+  photo_dir = tmp_path / "photos"
+  photo_dir.mkdir()
+  rng = np.random.default_rng(0)
+  for i in range(2):
+    image_io.save_image(str(photo_dir / f"p{i}.png"), rng.random((512, 512, 3)))
+  data = tmp_path / "warp"
+  photos.generate(str(data), str(photo_dir), 12, size=32, seed=0, test_fraction=0.5,
+                  images_per_identity=3, image_format="png", reader=object(), quiet=True)
+  (tmp_path / "run").mkdir()
+  result = acceptance.evaluate(_zero_head_run(tmp_path / "run"), str(data))
+  assert result["test_images"] == 6
+  assert result["l1_input_vs_own_render"] < 0.003  # PNG: uint8 rounding only
+  assert 0 < result["moved_fraction"] < 1 and result["moved_l1_unedited"] > 0
+  assert result["static_l1_edit"] == pytest.approx(result["static_l1_identity"], rel=1e-6)

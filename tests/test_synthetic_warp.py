@@ -144,24 +144,14 @@ def test_the_landmarker_sees_the_warped_smile_and_open_jaw(real_face, au_reader)
     assert sign * _up(read_back[:, :2], index, lm) > 0.5 * sign * intended
 
 
-def _fake_reading(photo01, reader, *, what="photo"):
-  """What tfsingan.faces would read on the test texture: the fixture's landmarks."""
-  del photo01, reader, what
-  lm = LANDMARKS[:, :2]
-  eyes = sorted([lm[list(u + l)].mean(0) for u, l in zip(mesh.EYE_UPPER, mesh.EYE_LOWER)],
-                key=lambda p: p[0])
-  mouth = sorted([lm[61], lm[291]], key=lambda p: p[0])
-  return lm, np.stack(eyes + [lm[mesh.NOSE_TIP]] + mouth), np.zeros(17)
-
-
-def test_warp_dataset_layout_split_and_truth(tmp_path, monkeypatch):
+def test_warp_dataset_layout_split_and_truth(tmp_path, monkeypatch, fake_face_reading):
   import json  # pylint: disable=import-outside-toplevel
   import pickle  # pylint: disable=import-outside-toplevel
   from tfsingan.common import image_io  # pylint: disable=import-outside-toplevel
   from tfsingan.ganimation import data as data_lib  # pylint: disable=import-outside-toplevel
   from tfsingan.synthetic import dataset  # pylint: disable=import-outside-toplevel
   from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
-  monkeypatch.setattr(photos, "read_face", _fake_reading)
+  monkeypatch.setattr(photos, "read_face", fake_face_reading)
   photo_dir = tmp_path / "photos"
   photo_dir.mkdir()
   for i in range(3):
@@ -207,9 +197,9 @@ def test_cli_bad_warp_flags_end_with_one_line(tmp_path, args, named):
   assert named in proc.stderr
 
 
-def test_warp_editor_edits_the_face_and_reports_what_it_kept(monkeypatch):
+def test_warp_editor_edits_the_face_and_reports_what_it_kept(monkeypatch, fake_face_reading):
   from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
-  monkeypatch.setattr(photos, "read_face", _fake_reading)
+  monkeypatch.setattr(photos, "read_face", fake_face_reading)
   photo = _texture(2)
   editor = photos.WarpEditor(photo, reader=object())
   box = editor.box(0.25)
