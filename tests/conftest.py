@@ -9,6 +9,11 @@ and testable logic lives in library modules.
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# --precision=auto (the default) picks mixed_bfloat16 on CPUs with AVX512_BF16/AMX and
+# float32 elsewhere; the suite pins auto to float32 so that every CPU runs the same
+# numerics (subprocesses inherit it). The bfloat16/float16 paths have their own tests
+# with explicit precisions; tests/test_precision.py tests the resolution itself.
+os.environ.setdefault("TFSINGAN_AUTO_PRECISION", "float32")
 
 import pytest  # pylint: disable=g-import-not-at-top
 

@@ -379,3 +379,15 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
   assert proc.returncode == 0, proc.stderr[-4000:]
   assert "MIRRORED-OK" in proc.stdout
   assert "2 replica(s)" in proc.stdout
+
+
+def test_mirrored_device_selection():
+  gpus = ["/device:GPU:0", "/device:GPU:1"]
+  cpus = ["/device:CPU:0", "/device:CPU:1"]
+  assert trainer.mirrored_devices(gpus, cpus) == (gpus, None)  # every GPU, NCCL
+  assert trainer.mirrored_devices(gpus[:1], cpus) == (gpus[:1], None)  # one replica
+  # No GPU: every logical CPU device, reduced on the first.
+  assert trainer.mirrored_devices([], cpus) == (cpus, cpus[0])
+  assert trainer.mirrored_devices([], cpus[:1]) == (cpus[:1], cpus[0])
+  # This process has no GPU and one CPU device: mirrored is one replica there.
+  assert trainer.make_strategy("mirrored").num_replicas_in_sync == 1

@@ -24,8 +24,8 @@ TINY = SinGANConfig(max_size=24, min_size=18, base_channels=8, max_channels=8, i
                     checkpoint_every=3, log_every=3, image_every=6)
 
 
-def _cli(module, *args, timeout=600):
-  env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+def _cli(module, *args, timeout=600, **env_vars):
+  env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env_vars}
   return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
                         capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -50,6 +50,9 @@ def test_end_to_end_run_writes_the_run_directory(trained):
   assert state["noise_amps"][0] == 1.0 and all(0 < a < 1 for a in state["noise_amps"][1:])
   config = json.load(open(os.path.join(workdir, "config.json")))
   assert config["iterations"] == 6 and config["base_channels"] == 8
+  # --precision=auto is resolved (pinned to float32 by tests/conftest.py) and recorded.
+  assert config["precision"] == "float32"
+  assert "precision: auto -> float32" in result.stderr
   for n in range(3):
     assert os.path.exists(os.path.join(workdir, "scales", f"{n:02d}", "generator.weights.h5"))
     assert os.path.exists(os.path.join(workdir, "pyramid", f"real_{n:02d}.png"))
@@ -62,17 +65,23 @@ def test_finished_run_is_not_retrained(trained):
   workdir, _ = trained
   weights = os.path.join(workdir, "scales", "02", "generator.weights.h5")
   mtime = os.path.getmtime(weights)
+  # On a machine where auto means bfloat16 the float32 run is kept, not refused.
   result = _cli("tfsingan.train", *TINY_FLAGS, f"--workdir={workdir}",
-                f"--image={json.load(open(os.path.join(workdir, 'config.json')))['image']}")
+                f"--image={json.load(open(os.path.join(workdir, 'config.json')))['image']}",
+                TFSINGAN_AUTO_PRECISION="mixed_bfloat16")
   assert result.returncode == 0, result.stderr[-2000:]
   assert "already trained" in result.stdout
+  assert "precision: auto -> float32 (the run's recorded precision" in result.stderr
   assert os.path.getmtime(weights) == mtime
+  assert json.load(open(os.path.join(workdir, "config.json")))["precision"] == "float32"
 
 
 def test_resume_after_kill(tmp_path):
   workdir = str(tmp_path / "work")
-  args = [*TINY_FLAGS, "--iterations=60", "--checkpoint_every=10", "--log_every=10",
-          "--image_every=60", f"--workdir={workdir}"]
+  # 30 iterations a scale, killed after the first checkpoint (iteration 10): the resume
+  # trains 80 iterations (60 a scale and a kill at 20 took 160, 2.5 min under load).
+  args = [*TINY_FLAGS, "--iterations=30", "--checkpoint_every=10", "--log_every=10",
+          "--image_every=30", f"--workdir={workdir}"]
   env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
   proc = subprocess.Popen([sys.executable, "-m", "tfsingan.train", *args], cwd=ROOT, env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -80,7 +89,7 @@ def test_resume_after_kill(tmp_path):
   deadline = time.time() + 300
   try:
     while time.time() < deadline:
-      if os.path.exists(pointer) and json.load(open(pointer))["iteration"] >= 20:
+      if os.path.exists(pointer) and json.load(open(pointer))["iteration"] >= 10:
         break
       if proc.poll() is not None:
         pytest.fail("training ended before it could be killed")

@@ -30,10 +30,13 @@ resolved settings. Load the result with
 `tfsingan.singanimation.manifest.load_manifest_dataset(DIR)`.
 """
 
+import os
+
 from absl import app
 from absl import flags
 
 from tfsingan import flags as flag_lib
+from tfsingan.common import precision as precision_lib
 from tfsingan.errors import UserInputError
 from tfsingan.errors import exit_on_user_error
 from tfsingan.singan.config import SinGANConfig
@@ -61,6 +64,15 @@ def main(argv):
                        " or --editor=warp")
   # Imported late: it loads TensorFlow, and bad flags should fail fast.
   from tfsingan.singanimation import pipeline  # pylint: disable=import-outside-toplevel
+  # --precision=auto: a resumed job (or a reused --singan_workdir) keeps its precision.
+  recorded = None
+  if config.singan_workdir:
+    recorded = precision_lib.recorded_precision(
+        os.path.join(config.singan_workdir, "config.json"))
+  if recorded is None and FLAGS.out:
+    recorded = precision_lib.recorded_precision(os.path.join(FLAGS.out, pipeline.STATE),
+                                                group="singan")
+  singan_config = precision_lib.resolve_config(singan_config, recorded)
   if FLAGS.dry_run:
     print(pipeline.resolved_json(config, singan_config))
   else:

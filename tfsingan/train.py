@@ -1,12 +1,14 @@
 """Trains any model family: `python -m tfsingan.train --flagfile=configs/X.cfg --workdir=DIR`."""
 
 import importlib
+import os
 
 from absl import app
 from absl import flags
 
 from tfsingan import config as config_lib
 from tfsingan import flags as flag_lib
+from tfsingan.common import precision as precision_lib
 from tfsingan.errors import UserInputError
 from tfsingan.errors import exit_on_user_error
 
@@ -27,7 +29,13 @@ def resolve_config(model):
     for name in other_cls.__dataclass_fields__:
       if name not in own and FLAGS[name].present:
         raise UserInputError(f"--{name} is a {other} option, not a {model} option")
-  return flag_lib.config_from_flags(cls)
+  config = flag_lib.config_from_flags(cls)
+  # --precision=auto is resolved here so that --dry_run shows what will run; a resumed
+  # run keeps the precision it recorded.
+  recorded = None
+  if FLAGS.workdir:
+    recorded = precision_lib.recorded_precision(os.path.join(FLAGS.workdir, "config.json"))
+  return precision_lib.resolve_config(config, recorded)
 
 
 @exit_on_user_error

@@ -16,10 +16,10 @@ Loss reductions behind the weights (see `tfsingan.ganimation.losses`):
 
 import dataclasses
 
+from tfsingan.common.precision import PRECISIONS
 from tfsingan.config import field
 from tfsingan.errors import UserInputError
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
@@ -54,7 +54,9 @@ class GANimationConfig:
   repeat_num: int = field(6, help="Residual blocks in the generator.")
   critic_layers: int = field(6, help="Stride-2 convolutions of the critic "
                              "(image_size must be a multiple of 2**critic_layers).")
-  precision: str = field("float32", help="Numerics of training.", choices=PRECISIONS)
+  precision: str = field("auto", help="Numerics of training; auto: mixed_bfloat16 on CPUs "
+                         "with AVX512_BF16/AMX, mixed_float16 on GPUs >= 7.0, else float32.",
+                         choices=PRECISIONS)
   strategy: str = field("default", help="'mirrored' splits each batch over all local "
                         "devices (tf.distribute.MirroredStrategy); 'multi_worker' over "
                         "the devices of every worker in the TF_CONFIG environment variable "

@@ -24,6 +24,7 @@ from tfsingan import config as config_lib
 from tfsingan.common import checkpointing
 from tfsingan.common import distribute
 from tfsingan.common import image_io
+from tfsingan.common import precision as precision_lib
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import data as data_lib
 from tfsingan.ganimation import model as model_lib
@@ -39,22 +40,34 @@ ARCHITECTURE_FIELDS = ("image_size", "conv_dim", "repeat_num", "critic_layers")
 
 
 # ------------------------------------------------------------------ setup
+def mirrored_devices(gpus, cpus):
+  """(replica devices, device to reduce on or None for NCCL) of --strategy=mirrored.
+
+  Every visible GPU is a replica (one GPU: one replica, as the default strategy, the
+  batch not split). Without GPUs every logical CPU device is one: a plain machine has
+  one CPU device (already using every core), so again one replica; logical CPU devices
+  (tf.config.set_logical_device_configuration) split the batch, as the tests do.
+  """
+  if gpus:
+    return list(gpus), None
+  # NCCL needs GPUs; on CPU devices reduce through the first one.
+  return list(cpus), cpus[0]
+
+
 def make_strategy(name):
-  """The tf.distribute strategy of --strategy ('mirrored' = every local GPU, else
-  every logical CPU device; 'multi_worker' = the local devices of every worker of
-  TF_CONFIG, which must be made before TensorFlow's runtime starts)."""
+  """The tf.distribute strategy of --strategy ('mirrored': see `mirrored_devices`;
+  'multi_worker' = the local devices of every worker of TF_CONFIG, which must be made
+  before TensorFlow's runtime starts)."""
   if name == "default":
     return tf.distribute.get_strategy()
   if name == "multi_worker":
     distribute.read_tf_config()
     return tf.distribute.MultiWorkerMirroredStrategy()
-  devices = [d.name for d in tf.config.list_logical_devices("GPU")]
-  if not devices:
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+  devices, reduce_to = mirrored_devices([d.name for d in tf.config.list_logical_devices("GPU")],
+                                        [d.name for d in tf.config.list_logical_devices("CPU")])
   cross_ops = None
-  if not tf.config.list_logical_devices("GPU"):
-    # NCCL needs GPUs; on CPU devices reduce through the first one.
-    cross_ops = tf.distribute.ReductionToOneDevice(reduce_to_device=devices[0])
+  if reduce_to is not None:
+    cross_ops = tf.distribute.ReductionToOneDevice(reduce_to_device=reduce_to)
   return tf.distribute.MirroredStrategy(devices=devices, cross_device_ops=cross_ops)
 
 
@@ -76,7 +89,7 @@ def schedule(config, num_train):
 def build(config, total, decay, strategy=None):
   """Networks, optimizers and the GANimationModel for `config` (under `strategy`)."""
   strategy = strategy or tf.distribute.get_strategy()
-  loss_scale = config.precision == "mixed_float16"
+  loss_scale = precision_lib.policy(config.precision) == "mixed_float16"
   with strategy.scope():
     generator, critic = networks.build_networks(
         config.image_size, config.conv_dim, config.repeat_num, config.critic_layers)
@@ -195,6 +208,9 @@ def run(config: GANimationConfig, workdir):
   # Bad data fails before the run directory is created.
   paths, _ = data_lib.load_index(config.data_dir, "train")
   strategy = make_strategy(config.strategy)
+  # After the strategy: multi_worker needs TF_CONFIG before TensorFlow looks for GPUs.
+  config = precision_lib.resolve_config(
+      config, precision_lib.recorded_precision(os.path.join(workdir, CONFIG_NAME)))
   # Only the chief writes the run directory (the only worker without multi_worker).
   if strategy.extended.should_checkpoint:
     os.makedirs(workdir, exist_ok=True)

@@ -2,10 +2,10 @@
 
 import dataclasses
 
+from tfsingan.common.precision import PRECISIONS
 from tfsingan.config import field
 from tfsingan.errors import UserInputError
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 COARSEST_REC_NOISE = ("fixed", "redrawn")
 
 
@@ -46,7 +46,9 @@ class SinGANConfig:
            "redrawn every iteration (what tamarott/SinGAN's training.py does; it weakens the "
            "reconstruction, which raises the next scale's noise amplitude).")
   # Execution.
-  precision: str = field("float32", help="Compute precision.", choices=PRECISIONS)
+  precision: str = field("auto", help="Compute precision; auto: mixed_bfloat16 on CPUs with "
+                         "AVX512_BF16/AMX, mixed_float16 on GPUs >= 7.0, else float32.",
+                         choices=PRECISIONS)
   jit_compile: bool = field(False, help="Compile the train step with XLA.")
   seed: int = field(0, help="Random seed (weights, noise).")
   checkpoint_every: int = field(200, help="Mid-scale checkpoint interval (iterations).")

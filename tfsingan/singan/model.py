@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from tfsingan.common import gan_losses
+from tfsingan.common import precision as precision_lib
 from tfsingan.singan import generate
 
 
@@ -55,7 +56,7 @@ class SinGANScale(keras.Model):
     self.prev_rec = tf.constant(prev_rec[None], tf.float32)
     self.z_rec = tf.constant(z_rec[None], tf.float32)
     self.config = config
-    self.float16 = config.precision == "mixed_float16"
+    self.float16 = precision_lib.policy(config.precision) == "mixed_float16"
     self.rng = tf.random.Generator.from_seed(seed)
 
   @property

@@ -4,6 +4,7 @@ import keras
 from keras import layers
 from keras import ops
 
+from tfsingan.common import precision as precision_lib
 from tfsingan.common.layers import PerExampleBatchNorm
 
 
@@ -160,7 +161,7 @@ class SinGANCritic(keras.Model):
 
 def build_scale_networks(channels, config, *, seed=None, precision=None):
   """A built (G, D) pair for one scale with the config's layer settings."""
-  policy = precision or config.precision
+  policy = precision_lib.policy(precision or config.precision)
   gen = SinGANGenerator(channels, config.kernel_size, config.num_layers, seed=seed,
                         dtype=policy, name="generator")
   critic = SinGANCritic(channels, config.kernel_size, config.num_layers,
