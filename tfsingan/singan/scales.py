@@ -71,6 +71,12 @@ def channels_at(scale, base_channels=32, max_channels=128, double_every=4):
   return min(base_channels * 2 ** (scale // double_every), max_channels)
 
 
+def iteration_work(sizes, widths):
+  """Relative cost of one training iteration at each scale: H x W x width^2, the
+  multiply-adds of a stack of width-to-width convolutions up to a constant factor."""
+  return [h * w * c * c for (h, w), c in zip(sizes, widths)]
+
+
 def scaled_sizes(sizes, scale_h=1.0, scale_w=1.0):
   """Per-scale sizes for an output `scale_h` x `scale_w` times the training size."""
   return tuple((max(1, round(h * scale_h)), max(1, round(w * scale_w))) for h, w in sizes)

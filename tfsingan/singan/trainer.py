@@ -11,6 +11,7 @@ Run directory:
 """
 
 import dataclasses
+import math
 import os
 import time
 
@@ -20,6 +21,7 @@ import tensorflow as tf
 from tfsingan import config as config_lib
 from tfsingan.common import checkpointing
 from tfsingan.common import image_io
+from tfsingan.common import precision as precision_lib
 from tfsingan.common.progress import Progress
 from tfsingan.common.progress import format_seconds
 from tfsingan.common.resize import imresize_np
@@ -149,34 +151,98 @@ def reconstruction_prev(generators, noise_amps, z_rec, sizes, n):
   return generate.upsample(rec, sizes[n])[0].numpy()
 
 
-class _CostModel:
-  """Overall ETA: seconds per iteration modelled as `a + b x H x W x width^2`.
+class RunEta:
+  """Seconds left in a run, from the per-scale costs measured so far and each scale's
+  known work (`scales.iteration_work`).
 
-  `a` (fixed per-iteration overhead) and `b` are fitted to the scales timed so far;
-  with one timed scale, half its time is taken as overhead.
+  Seconds per iteration grow with the work as `work ** beta`: beta = 0 where a fixed
+  per-iteration overhead dominates (tiny scales), 1 where the convolutions do. beta is
+  the log-log slope over the finished scales, clamped to [0, 1]; with fewer than two
+  finished scales it is 0.5, which is off by at most sqrt(work ratio) either way. The
+  level comes from the current scale once it has run MIN_STEADY iterations after its
+  first, else from the last finished scale. The first iteration of a scale (networks
+  built, step traced) is its setup, timed apart and charged once to every later scale.
+  Taking the traced first iterations as typical and fitting a free line through two
+  noisy points made the total ETA swing 58:08 -> 1:32:56 -> 35:02 in the first two
+  minutes of `make demo`.
+
+  Args:
+    work: `scales.iteration_work` of every scale.
+    iterations: iterations per scale.
+    timed: {scale: steady seconds per iteration} of scales finished earlier (resume).
   """
 
-  def __init__(self, sizes, widths, timed=None):
-    self.work = [h * w * c * c for (h, w), c in zip(sizes, widths)]
-    self.timed = dict(timed or {})  # scale -> seconds per iteration
+  MIN_STEADY = 3  # iterations after the first before a scale's own rate is used
+  PRIOR_BETA = 0.5
 
-  def remaining_seconds(self, n, seconds_per_iter, iters_left_here, iterations):
-    points = [(self.work[s], t) for s, t in self.timed.items() if s != n]
-    points.append((self.work[n], seconds_per_iter))
-    xs, ys = zip(*points)
-    if len(set(xs)) >= 2:
-      mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-      b = max(0.0, sum((x - mx) * (y - my) for x, y in zip(xs, ys)) /
-              sum((x - mx) ** 2 for x in xs))
-      a = max(0.0, my - b * mx)
+  def __init__(self, work, iterations, timed=None):
+    self.work = list(work)
+    self.iterations = int(iterations)
+    self.timed = dict(timed or {})
+    self.setups = []
+    self._n = self._t_start = self._t_first = self._first_done = self._per_iter = None
+    self._steps = 0
+
+  def start_scale(self, n, now):
+    self._n, self._t_start, self._t_first, self._per_iter = n, now, None, None
+    self._steps = 0
+
+  def step(self, done, now):
+    """Records that the current scale has `done` iterations at time `now`; returns
+    the seconds left in the run (None while nothing is measured)."""
+    self._steps += 1
+    if self._t_first is None:
+      self._t_first, self._first_done = now, done
+      self.setups.append(now - self._t_start)
+    steady = done - self._first_done
+    if steady >= self.MIN_STEADY:
+      self._per_iter = (now - self._t_first) / steady
+    return self.remaining_seconds(self._n, done, self._per_iter)
+
+  def finish_scale(self, now):
+    """Ends the current scale; returns (and keeps) its seconds per iteration."""
+    if self._per_iter is None:  # too few iterations for a steady rate: all of them
+      self._per_iter = (now - self._t_start) / max(1, self._steps)
+    self.timed[self._n] = self._per_iter
+    return self._per_iter
+
+  def beta(self, finished):
+    """Exponent of `seconds per iteration ~ work ** beta` over {scale: seconds}."""
+    xs = [math.log(self.work[s]) for s in finished]
+    ys = [math.log(finished[s]) for s in finished]
+    if len(set(xs)) < 2:
+      return self.PRIOR_BETA
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = (sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+             / sum((x - mx) ** 2 for x in xs))
+    return min(max(slope, 0.0), 1.0)
+
+  def remaining_seconds(self, n, done, seconds_per_iter):
+    """Seconds left with scale n at `done` iterations, running at `seconds_per_iter`
+    (None: not measured yet, predicted from the finished scales)."""
+    finished = {s: t for s, t in self.timed.items() if s != n and t > 0}
+    beta = self.beta(finished)
+    if seconds_per_iter is not None:
+      ref = n
+      level = seconds_per_iter
+    elif finished:
+      ref = max(finished)
+      level = finished[ref]
     else:
-      a, b = seconds_per_iter / 2, seconds_per_iter / 2 / self.work[n]
-    later = sum(a + b * x for x in self.work[n + 1:]) * iterations
-    return seconds_per_iter * iters_left_here + later
+      return None
+
+    def per_iter(k):
+      return level * (self.work[k] / self.work[ref]) ** beta
+
+    setup = sum(self.setups) / len(self.setups) if self.setups else 0.0
+    later = sum(setup + self.iterations * per_iter(k) for k in range(n + 1, len(self.work)))
+    return per_iter(n) * (self.iterations - done) + later
 
 
 def run(config: SinGANConfig, workdir: str):
   """Trains (or resumes, or finds finished) the SinGAN run in `workdir`."""
+  config = precision_lib.resolve_config(
+      config, precision_lib.recorded_precision(os.path.join(workdir, "config.json")))
   prepare_workdir(workdir, config)
   state = _RunState(workdir)
   reals = _load_or_make_pyramid(workdir, config, state)
@@ -203,11 +269,12 @@ def run(config: SinGANConfig, workdir: str):
     critic_prev = critic
   noise_amps = list(state.data["noise_amps"])
   writer = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
-  cost = _CostModel(sizes, widths, dict(enumerate(state.data.get("seconds_per_iter", []))))
+  eta = RunEta(scales.iteration_work(sizes, widths), config.iterations,
+               dict(enumerate(state.data.get("seconds_per_iter", []))))
   t_start = time.monotonic()
   for n in range(state.finished, num_scales):
     gen, critic = _train_scale(n, config, workdir, reals, sizes, widths, generators,
-                               noise_amps, critic_prev, z_rec, writer, cost)
+                               noise_amps, critic_prev, z_rec, writer, eta)
     frozen, _ = build_scale_networks(widths[n], config)
     frozen.set_weights(gen.get_weights())
     generators.append(frozen)
@@ -218,8 +285,9 @@ def run(config: SinGANConfig, workdir: str):
 
 
 def _train_scale(n, config, workdir, reals, sizes, widths, generators, noise_amps,
-                 critic_prev, z_rec, writer, cost):
+                 critic_prev, z_rec, writer, eta):
   """Trains scale n; writes its weights and marks it finished in state.json."""
+  eta.start_scale(n, time.monotonic())
   gen, critic = build_scale_networks(widths[n], config, seed=config.seed + 17 * n)
   if config.init_from_previous and n > 0 and widths[n] == widths[n - 1]:
     gen.set_weights(generators[n - 1].get_weights())
@@ -261,17 +329,12 @@ def _train_scale(n, config, workdir, reals, sizes, widths, generators, noise_amp
       _log_images(model, writer, n, done)
     if done % config.checkpoint_every == 0 and done < config.iterations:
       ckpt.save({"scale": n, "iteration": done})
-    eta = progress.eta_seconds()
-    extra = ""
-    if eta is not None:
-      per_iter = eta / max(1, config.iterations - done)
-      extra = "total ETA " + format_seconds(cost.remaining_seconds(
-          n, per_iter, config.iterations - done, config.iterations))
+    left = eta.step(done, time.monotonic())
+    extra = "" if left is None else "total ETA " + format_seconds(left)
     if logs and (done % 10 == 0 or done == config.iterations):
       extra = f"rec {float(logs['rec_loss']):.4f} {extra}"
     progress.update(done, extra)
-  seconds_per_iter = (time.monotonic() - progress.t0) / max(1, config.iterations - start)
-  cost.timed[n] = seconds_per_iter
+  seconds_per_iter = eta.finish_scale(time.monotonic())
   folder = _scale_dir(workdir, n)
   checkpointing.save_weights(gen, os.path.join(folder, "generator.weights.h5"))
   checkpointing.save_weights(critic, os.path.join(folder, "critic.weights.h5"))
