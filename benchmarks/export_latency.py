@@ -19,7 +19,6 @@ nothing. Time on an idle machine: the timings of a shared one are not results.
 
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -27,6 +26,7 @@ import time
 from absl import app
 from absl import flags
 
+from benchmarks.machine import machine_info
 from tfsingan import flags as flag_lib
 
 THREADS = 2
@@ -150,8 +150,7 @@ def run(quick=False, ganimation_workdir=None, singan_workdir=None, singan_scales
   calibration = calibration_samples or (4 if quick else 64)
   rng = np.random.default_rng(0)
   results = {"threads": THREADS, "batch": 1, "iterations": iters, "quick": quick,
-             "machine": {"processor": platform.processor() or platform.machine(),
-                         "cpus": os.cpu_count(), "tensorflow": tf.__version__},
+             "machine": machine_info(),
              "models": {}}
   with tempfile.TemporaryDirectory(prefix="export-latency-") as tmp:
     if not ganimation_workdir:

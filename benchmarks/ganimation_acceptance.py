@@ -43,6 +43,7 @@ import time
 
 import numpy as np
 
+from benchmarks.machine import machine_info
 from tfsingan.errors import UserInputError
 
 # Acceptance thresholds: issue 14's recalibration of the GANimation issue's.
@@ -254,7 +255,7 @@ def main(argv):
                     max_images=f.max_images, seed=f.seed)
   print_table(result)
   if f.out:
-    checkpointing.write_json(f.out, result)
+    checkpointing.write_json(f.out, {**result, "machine": machine_info()})
     print(f"wrote {f.out}")
   return 0 if result["passed"] else 1
 

@@ -24,6 +24,7 @@ from absl import flags
 import cv2
 import numpy as np
 
+from benchmarks.machine import machine_info
 import tfsingan.flags
 from tfsingan.errors import exit_on_user_error
 
@@ -111,7 +112,7 @@ def run(data_dir=None, num=1000, image_size=128, batch_size=25, batches=200,
     tmp.cleanup()
   return {
       "data_dir": source or "synthetic", "train_images": n, "image_size": size,
-      "batch_size": batch, "cpus": os.cpu_count(),
+      "batch_size": batch, "cpus": os.cpu_count(), "machine": machine_info(),
       "rows": [{"pipeline": name, "images_per_second": ips, "ratio_to_baseline": ips / baseline}
                for name, ips in rows],
   }

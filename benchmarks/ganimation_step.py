@@ -29,6 +29,8 @@ import time
 from absl import app
 from absl import flags
 
+from benchmarks.machine import machine_info
+
 flags.DEFINE_string("out", None, "Write the results as JSON here.")
 flags.DEFINE_integer("iterations", 3, "Timed iterations of each kind (after one warm-up).")
 flags.DEFINE_integer("xla_iterations", 1, "Timed iterations of each kind with XLA (slow on CPU).")
@@ -370,7 +372,8 @@ def run(iterations=3, xla_iterations=1, image_size=128, batch_size=25,
           "baseline_pytorch_original": BASELINE, "pytorch_same_run": torch_row,
           "rows": rows,
           "pipeline_images_per_s": pipeline, "pipeline_source": pipeline_source,
-          "cpu_count": os.cpu_count(), "load_average_after": os.getloadavg()}
+          "cpu_count": os.cpu_count(), "load_average_after": os.getloadavg(),
+          "machine": machine_info()}
 
 
 def main(argv):

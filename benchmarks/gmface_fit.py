@@ -23,6 +23,7 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 import numpy as np
 
+from benchmarks.machine import machine_info
 from tfsingan.common.image_io import bundled_face
 from tfsingan.gmface import fit
 from tfsingan.gmface.params import pixel_coords
@@ -256,7 +257,7 @@ def run(m_list="10,20,40,80,160", time_limit=60.0, patience=12, baseline_seconds
             f"{1000 * secs / done:.2f} ms/step, {secs:.1f} s, {trace[-1][1]:.2f} dB, "
             f"26 dB after {f'{t26:.1f} s' if t26 else '-'}", flush=True)
   return {"rows": rows, "train_step": step_rows, "load_average_end": os.getloadavg()[0],
-          "flags": settings}
+          "flags": settings, "machine": machine_info()}
 
 
 def main(argv):

@@ -33,12 +33,12 @@ import importlib.util
 import json
 import math
 import os
-import platform
 import re
 import subprocess
 import sys
 import time
 
+from benchmarks.machine import machine_info
 from tfsingan.errors import UserInputError
 
 SECTIONS = ("singan_speed", "ganimation_speed", "ganimation_pipeline", "export_latency",
@@ -353,32 +353,6 @@ def format_table(rows):
     if i == 0:
       lines.append("-" * (sum(widths) + 12))
   return "\n".join(lines)
-
-
-def machine_info():
-  """CPU model and flags of interest, cores, Python / TensorFlow / Keras versions."""
-  from importlib import metadata  # pylint: disable=import-outside-toplevel
-  info = {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-          "python": platform.python_version()}
-  try:
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-      text = f.read()
-    for line in text.splitlines():
-      if line.startswith("model name"):
-        info["cpu_model"] = line.split(":", 1)[1].strip()
-      if line.startswith("flags"):
-        cpu_flags = set(line.split(":", 1)[1].split())
-        info["cpu_flags"] = sorted(cpu_flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16",
-                                                "amx_tile"})
-        break
-  except OSError:
-    info["cpu_model"] = platform.processor()
-  for package in ("tensorflow", "tensorflow-cpu", "keras", "numpy", "torch"):
-    try:
-      info[package] = metadata.version(package)
-    except metadata.PackageNotFoundError:
-      pass
-  return info
 
 
 def _json_safe(value):

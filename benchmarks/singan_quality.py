@@ -33,6 +33,8 @@ import time
 
 import numpy as np
 
+from benchmarks.machine import machine_info
+
 IMAGES = ("coffee", "chelsea", "rocket")
 START_SCALES = (0, 1, 2)
 # Overrides of the paper's SinGANConfig; {} is the paper's.
@@ -350,6 +352,7 @@ def run(quick=True, inception_weights=None, out_dir="benchmarks/results/singan_q
     if scored:
       keys = [key for key in ("diversity_rgb", "diversity_gray", "sifid_mean") if key in scored[0]]
       result["mean"][str(k)] = {key: float(np.mean([s[key] for s in scored])) for key in keys}
+  result["machine"] = machine_info()
   checkpointing.write_json(os.path.join(out_dir, "singan_quality.json"), result)
   return result
 

@@ -19,6 +19,8 @@ import time
 from absl import app
 from absl import flags
 
+from benchmarks.machine import machine_info
+
 flags.DEFINE_string("image", "", "Training image (default: the bundled face at 250x250).")
 flags.DEFINE_list("scales", ["coarse", "middle", "fine"], "coarse, middle, fine or indices.")
 flags.DEFINE_list("modes", ["eager", "function", "xla"], "Execution modes.")
@@ -244,7 +246,7 @@ def run(image="", scale_list=("coarse", "middle", "fine"), modes=("eager", "func
   summary = _summarise(rows, sizes, last, torch_ok)
   return {"image_hw": list(image.shape[:2]), "sizes": sizes,
           "scale_factor": pyr.scale_factor, "rows": rows, "summary": summary,
-          "cpu_count": os.cpu_count()}
+          "cpu_count": os.cpu_count(), "machine": machine_info()}
 
 
 def main(argv):

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmarks.machine import machine_info
 from tfsingan.errors import exit_on_user_error
 from tfsingan.errors import UserInputError
 from tfsingan.flags import parse_flags_or_exit
@@ -534,7 +535,9 @@ def main(argv):
   if FLAGS.out:
     payload = dict(height=FLAGS.height, width=FLAGS.width, iters=FLAGS.iters,
                    warmup=FLAGS.warmup, torch_version=torch.__version__,
-                   pyramid_sizes=sizes, rows=rows)
+                   pyramid_sizes=sizes, rows=rows,
+                   # A CPU-only PyTorch reference: TensorFlow is not loaded to look for GPUs.
+                   machine=machine_info(gpus=[]))
     tmp = FLAGS.out + ".tmp"
     with open(tmp, "w") as f:
       json.dump(payload, f, indent=2)

@@ -246,3 +246,17 @@ def test_cli_user_errors(tmp_path):
   proc = _cli(tmp_path, "--quick", "--section_args={bad")
   assert proc.returncode == 2 and "--section_args: not JSON" in proc.stderr
   assert "Traceback" not in proc.stderr
+
+
+def test_machine_info_says_where_a_benchmark_ran():
+  from benchmarks import machine  # pylint: disable=import-outside-toplevel
+  info = machine.machine_info(gpus=[])
+  for key in ("cpu_model", "cpu_flags", "cpu_count", "load_average", "precision_auto"):
+    assert key in info, key
+  assert set(info["cpu_flags"]) <= set(machine.FLAGS_OF_INTEREST)
+  assert info["cpu_count"] >= 1 and len(info["load_average"]) == 3
+  # tests/conftest.py pins --precision=auto to float32 and it is recorded as such.
+  assert info["precision_auto"] == "float32"
+  assert info["env"]["TFSINGAN_AUTO_PRECISION"] == "float32"
+  if "avx2" in machine.precision_lib.read_cpu_flags():
+    assert "avx2" in info["cpu_flags"]

@@ -1,0 +1,54 @@
+"""Where a benchmark ran: one `machine_info()` that every benchmark JSON records.
+
+Figures from one machine say little about another: oneDNN picks its kernels by the
+CPU's instruction sets (AVX2, AVX-512, AVX512_BF16, AMX), and bfloat16 is native on
+some CPUs and emulated, slower, on others; a shared machine's load changes timings.
+"""
+
+import os
+import platform
+
+from tfsingan.common import precision as precision_lib
+
+# The flags that decide oneDNN's kernels and whether bfloat16 is native.
+FLAGS_OF_INTEREST = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+                     "amx_bf16", "amx_tile", "amx_int8", "amx_fp16")
+
+
+def cpu_model(path="/proc/cpuinfo"):
+  try:
+    with open(path, encoding="utf-8", errors="replace") as f:
+      for line in f:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or platform.machine()
+
+
+def machine_info(gpus=None):
+  """CPU model and flags, cores, load average, what --precision=auto resolves to here,
+  the oneDNN settings in force, and the versions of the packages that matter."""
+  from importlib import metadata  # pylint: disable=import-outside-toplevel
+  flags = precision_lib.read_cpu_flags()
+  gpus = precision_lib.visible_gpus() if gpus is None else gpus
+  auto, reason = precision_lib.resolve_precision("auto", flags, gpus)
+  info = {
+      "cpu_model": cpu_model(),
+      "cpu_flags": sorted(set(flags) & set(FLAGS_OF_INTEREST)),
+      "cpu_count": os.cpu_count(),
+      "load_average": list(os.getloadavg()),
+      "gpus": [{"name": name, "compute_capability": cap} for name, cap in gpus],
+      "precision_auto": auto,
+      "precision_auto_reason": reason,
+      "env": {k: os.environ[k] for k in ("ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS",
+                                          precision_lib.OVERRIDE) if k in os.environ},
+      "platform": platform.platform(),
+      "python": platform.python_version(),
+  }
+  for package in ("tensorflow", "tensorflow-cpu", "keras", "numpy", "torch"):
+    try:
+      info[package] = metadata.version(package)
+    except metadata.PackageNotFoundError:
+      pass
+  return info
