@@ -122,7 +122,7 @@ def _read_csv(path):
       if len(parts) != 4 or not all(p.strip().lstrip("-").isdigit() for p in parts):
         raise UserInputError(f"{where}: box={box}: expected four integers x,y,width,height")
     source_aus = (row.get("source_aus") or "").strip() or None
-    if source_aus is not None:
+    if source_aus is not None and source_aus.lower() != "auto":  # auto: read per photo
       try:
         aus_lib.parse_aus(source_aus, what="source_aus")
       except UserInputError as e:
