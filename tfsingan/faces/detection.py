@@ -23,11 +23,14 @@ import numpy as np
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import faces as cascade
 
-# MTCNN runs on a copy whose longer side is at most this. On the 2333 x 1434
-# obama_standing.jpg it took 3.2 s at full size and 0.XX s at 1024 px, and its
-# five points moved by at most X.X px (2 CPU cores, measured under load; see
-# benchmarks/results/au_reader_readings.json). MTCNN's default smallest face
-# (20 px) is then 20 px of the shrunk copy: 46 px of a 2333 px photo.
+# MTCNN runs on a copy whose longer side is at most this. Measured in one run on 2
+# shared CPU cores (under load): biden.jpg (2204 px) 7.4 s at full size, 1.0 s at
+# 1024 px; obama_standing.jpg (2333 px) 4.9 s and 1.1 s. Its five points moved by
+# 3.6-4.4 px on three of the four photos over 1024 px, and by 11.6 px on
+# obama_speaking.jpg (1200 px, shrunk by only 15%): MTCNN's points are not stable
+# under rescaling at that level anyway (the AU reader refines the face from its own
+# landmarks). MTCNN's smallest face (20 px) is then 20 px of the copy: 46 px of a
+# 2333 px photo.
 DETECT_MAX_SIDE = 1024
 
 # The five points in the cascade's box, as fractions of its width and height
