@@ -21,7 +21,7 @@ from absl import flags
 import cv2
 import numpy as np
 
-from benchmarks.run_all import machine_info
+from benchmarks.machine import machine_info
 from tfsingan import faces
 from tfsingan.common import checkpointing
 from tfsingan.common import image_io
