@@ -4,8 +4,8 @@ The real-face counterpart of `benchmarks/ganimation_acceptance.py`, where no tru
 edited render exists. For every photo of --photos, the largest face is detected
 and aligned (`tfsingan.faces`), its own AUs are read (`faces.AUReader`, the
 source AUs of `--source_aus=auto`), and it is edited with the run of
---ganimation_workdir through `tfsingan.ganimation.inference.animate` and pasted
-back through the attention mask with `faces.paste_back`, as `animate` does:
+--ganimation_workdir and pasted back through the attention mask by
+`tfsingan.ganimation.faces.edit_photo`, the code `animate` and `expand` run:
 
   * to each EMFACS emotion preset (`tfsingan.ganimation.aus.EMOTIONS`);
   * along each AU of --sweep_aus, from the source AUs with that AU at 0, 0.33,
@@ -75,24 +75,18 @@ def list_photos(folder):
 
 
 class Editor:
-  """GANimation on the aligned face of one photo, pasted back as `animate` does."""
+  """GANimation on the aligned face of one photo, pasted back by the code `animate`
+  runs (`tfsingan.ganimation.faces.edit_photo`)."""
 
   def __init__(self, workdir):
     from tfsingan.ganimation import inference  # pylint: disable=import-outside-toplevel
-    self.inference = inference
     self.generator, self.config = inference.load_generator(workdir)
     self.size = self.config.image_size
 
   def __call__(self, photo, aligned, targets):
     """(N, 17) targets -> list of N edited photos."""
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    from tfsingan import faces  # pylint: disable=import-outside-toplevel
-    crops = np.repeat(aligned.image[None], len(targets), axis=0)
-    _, attention, colour = self.inference.animate(
-        self.generator, tf.constant(crops, tf.float32), tf.constant(targets, tf.float32))
-    attention, colour = attention.numpy(), colour.numpy()
-    return [faces.paste_back(photo, aligned, colour[i], mask=attention[i])
-            for i in range(len(targets))]
+    from tfsingan.ganimation import faces as photo_faces  # pylint: disable=import-outside-toplevel
+    return [photo_faces.edit_photo(self.generator, photo, aligned, t)["photo"] for t in targets]
 
 
 class WarpEditor:
