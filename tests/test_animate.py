@@ -231,3 +231,14 @@ def test_cli_warp_editor_needs_no_model(tmp_path, real_face, au_reader):
   assert 0.005 < changed.mean() < 0.5  # the face moved, the rest of the photo did not
   ys, xs = np.nonzero(changed)
   assert 100 < ys.mean() < 400 and 150 < xs.mean() < 370  # around the face (512 px photo)
+
+
+def test_cli_warp_editor_sweeps_from_the_read_aus(tmp_path, real_face, au_reader):
+  del au_reader  # only its skip: the CLI reads the face itself
+  path = real_face("grace_hopper.jpg")
+  out = tmp_path / "warp_auto"
+  result = run_cli("--editor=warp", f"--image={path}", f"--out={out}", "--sweep=AU12",
+                   "--source_aus=auto")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "source AUs read: " in result.stdout
+  assert {f"AU12_{v:.2f}.png" for v in (0, 0.33, 0.66, 1)} <= set(os.listdir(out))

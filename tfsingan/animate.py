@@ -173,6 +173,8 @@ def main(argv):
         FLAGS.source_aus), face_landmarker=FLAGS.face_landmarker or None, what=image_path)
     if auto:
       print(f"source AUs read: {aus_lib.format_aus(editor.source_aus)}", flush=True)
+      # Sweeps and interpolations start from them.
+      edits = aus_lib.plan_edits(**plan, source_aus=faces.aus_spec(editor.source_aus))[0]
     size = 128  # grid.png's crops (no model size to follow)
     crop = (faces.Face("--box", faces.parse_box(FLAGS.box, photo.shape)).align(photo, size, 0)
             if FLAGS.box else editor.aligned(size, FLAGS.margin))

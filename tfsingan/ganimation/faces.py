@@ -174,9 +174,13 @@ def edit_photo(generator, photo01, aligned, target_aus):
 
 def read_source_aus(photo01, face, face_landmarker="", *, what="--image"):
   """The AUs of `face` read by tfsingan.faces.AUReader, as an --aus spec string
-  ('AU01:0.0312,...'); prints them."""
+  ('AU01:0.0312,...')."""
   from tfsingan import faces  # pylint: disable=import-outside-toplevel
-  from tfsingan.ganimation import aus as aus_lib  # pylint: disable=import-outside-toplevel
   det = face.detection or detection_in_box(photo01, face.box)
-  reading = faces.AUReader(face_landmarker or None).read(photo01, det, what=what)
-  return ",".join(f"{n}:{v:.4f}" for n, v in zip(aus_lib.AU_NAMES, reading.aus))
+  return aus_spec(faces.AUReader(face_landmarker or None).read(photo01, det, what=what).aus)
+
+
+def aus_spec(aus):
+  """(17,) AUs in [0, 1] -> the --aus spec 'AU01:0.0312,...' that aus.parse_aus reads."""
+  from tfsingan.ganimation import aus as aus_lib  # pylint: disable=import-outside-toplevel
+  return ",".join(f"{n}:{float(v):.4f}" for n, v in zip(aus_lib.AU_NAMES, aus))
