@@ -3,8 +3,10 @@
 For the GANimation generator (Pumarola et al., ECCV 2018) at 128 px and SinGAN's
 (Shaham et al., ICCV 2019) coarse scales, times Keras eager, Keras `tf.function`,
 the reloaded SavedModel signature and TFLite float32 / float16 / int8 (run with
-ai_edge_litert), all in one process on the same inputs; reports each as a ratio
-to Keras eager and the int8 / float32 file size. Prints a table, writes JSON.
+ai_edge_litert; the three files timed in turn, round-robin), all in one process on
+the same inputs; reports each as a ratio to Keras eager, int8 against float32
+(speed and file size) and the CPU's model and flags (XNNPACK picks its int8 kernels
+from them: AVX2, AVX512-VNNI, AVX-VNNI). Prints a table, writes JSON.
 
   python -m benchmarks.export_latency [--ganimation_workdir=W] [--singan_workdir=W]
       [--singan_scales=3] [--quick] --out=benchmarks/results/export_latency.json
@@ -42,6 +44,21 @@ def _time(fn, warmup, iters):
     fn()
     times.append(time.perf_counter() - start)
   return 1000.0 * statistics.median(times)
+
+
+def _time_interleaved(fns, warmup, iters):
+  """{name: median ms} of `fns` ({name: callable}) timed in turn, one call each per
+  round."""
+  for _ in range(warmup):
+    for fn in fns.values():
+      fn()
+  times = {name: [] for name in fns}
+  for _ in range(iters):
+    for name, fn in fns.items():
+      start = time.perf_counter()
+      fn()
+      times[name].append(time.perf_counter() - start)
+  return {name: 1000.0 * statistics.median(t) for name, t in times.items()}
 
 
 def _folder_bytes(path):
@@ -117,19 +134,26 @@ def _measure(name, graphs_fn, specs, feed, modules, workdir, tflite_kwargs, warm
   signature = tf.saved_model.load(folder).signatures["serve"]
   forms["saved_model"] = {"median_ms": _time(lambda: signature(**feed), warmup + 1, iters),
                           "size_bytes": _folder_bytes(folder)}
+  runners = {}
   for q, label in (("none", "tflite_float32"), ("float16", "tflite_float16"),
                    ("int8", "tflite_int8")):
     model, info = tflite.build(workdir, q, **tflite_kwargs)
     runner = Interpreter(model_content=model, num_threads=THREADS).get_signature_runner(
         info["signature"])
-    forms[label] = {"median_ms": _time(lambda r=runner: r(**feed), warmup, iters),
-                    "size_bytes": len(model)}
+    runners[label] = lambda r=runner: r(**feed)
+    forms[label] = {"size_bytes": len(model)}
+  # Round-robin, so that a change of load on a shared machine hits the three
+  # files alike and their ratios hold.
+  for label, ms in _time_interleaved(runners, warmup, iters).items():
+    forms[label]["median_ms"] = ms
   eager = forms["keras_eager"]["median_ms"]
   for entry in forms.values():
     entry["speedup_vs_keras_eager"] = eager / entry["median_ms"]
   return {"forms": forms,
           "int8_size_vs_float32": (forms["tflite_int8"]["size_bytes"]
                                    / forms["tflite_float32"]["size_bytes"]),
+          "tflite_int8_speedup_vs_float32": (forms["tflite_float32"]["median_ms"]
+                                             / forms["tflite_int8"]["median_ms"]),
           "tflite_float32_speedup_vs_keras_eager":
               forms["tflite_float32"]["speedup_vs_keras_eager"]}
 
@@ -149,6 +173,8 @@ def run(quick=False, ganimation_workdir=None, singan_workdir=None, singan_scales
   warmup = 1 if quick else 3
   calibration = calibration_samples or (4 if quick else 64)
   rng = np.random.default_rng(0)
+  # XNNPACK picks its kernels from CPUID (AVX2, AVX512-VNNI, AVX-VNNI, ...) with no
+  # switch to cap them: machine_info records the flags.
   results = {"threads": THREADS, "batch": 1, "iterations": iters, "quick": quick,
              "machine": machine_info(),
              "models": {}}
@@ -185,12 +211,16 @@ def run(quick=False, ganimation_workdir=None, singan_workdir=None, singan_scales
                                       "calibration_samples": calibration}, warmup, iters, tmp)
     results["models"]["singan_coarse"] = {"source": sin_source, "scales": singan_scales,
                                           "sizes": [list(x) for x in sin.sizes], **entry}
+  results["machine"]["load_average_end"] = os.getloadavg()
   return results
 
 
 def format_table(results):
+  machine = results["machine"]
   lines = [f"batch 1, {results['threads']} threads, median of {results['iterations']} runs"
-           + (" (--quick: not a measurement)" if results["quick"] else "")]
+           + (" (--quick: not a measurement)" if results["quick"] else ""),
+           f"{machine['cpu_model']}, flags {' '.join(machine['cpu_flags'])}, load average "
+           f"{machine['load_average'][0]:.1f} at start"]
   for name, model in results["models"].items():
     lines.append(f"\n{name} ({model['source']})")
     lines.append(f"  {'form':<16}{'median ms':>11}{'vs eager':>10}{'size MB':>10}")
@@ -201,6 +231,8 @@ def format_table(results):
     lines.append(f"  TFLite float32 vs Keras eager: "
                  f"{model['tflite_float32_speedup_vs_keras_eager']:.2f}x faster (target >= 2x); "
                  f"int8 / float32 size: {model['int8_size_vs_float32']:.2f} (target <= 0.33)")
+    lines.append(f"  TFLite int8 vs float32: "
+                 f"{model['tflite_int8_speedup_vs_float32']:.2f}x faster (target >= 2x)")
   return "\n".join(lines)
 
 

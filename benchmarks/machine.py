@@ -11,8 +11,9 @@ import platform
 from tfsingan.common import precision as precision_lib
 
 # The flags that decide oneDNN's kernels and whether bfloat16 is native.
-FLAGS_OF_INTEREST = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
-                     "amx_bf16", "amx_tile", "amx_int8", "amx_fp16")
+# avx_vnni and avx512_vnni also pick XNNPACK's int8 kernels (LiteRT on CPU).
+FLAGS_OF_INTEREST = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16",
+                     "avx512_fp16", "amx_bf16", "amx_tile", "amx_int8", "amx_fp16")
 
 
 def cpu_model(path="/proc/cpuinfo"):

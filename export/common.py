@@ -73,7 +73,8 @@ class GANimationGraphs:
   def animate(self, image, aus):
     """image (B, S, S, 3) in [0, 1], aus (B, 17) in [0, 1] -> dict of `image`,
     `attention` (B, S, S, 1; 1 = input pixel kept) and `color`, all in [0, 1]."""
-    out, attention, colour = ganimation_inference.animate(self.generator, image, aus)
+    out, attention, colour = ganimation_inference.animate(self.generator, image, aus,
+                                                          portable_ops=True)
     return {"image": out, "attention": attention, "color": colour}
 
   def animate_uint8(self, image, aus):

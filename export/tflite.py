@@ -10,7 +10,11 @@ names and order, image size, quantization, ops, source run). Batch size 1.
 GANimation (Pumarola et al., ECCV 2018): signature `animate`, inputs `image`
 (1, S, S, 3) float32 RGB in [0, 1] and `aus` (1, 17) float32 in [0, 1] (tiled
 inside the graph) -> outputs `image`, `color` (1, S, S, 3) and `attention`
-(1, S, S, 1) in [0, 1].
+(1, S, S, 1) in [0, 1]; signature `animate_uint8` (not in int8 files), the same
+with uint8 images (0..255) in and out, on the same weights. The graph is the generator's
+`portable_ops` form (instance norm without SQUARED_DIFFERENCE / MEAN, tanh through
+the sigmoid): in int8 every layer runs on XNNPACK's int8 kernels, and `animate`
+uses only ops that the GPU delegate documents (GPU_DELEGATE_OPS) plus RSQRT.
 SinGAN (Shaham et al., ICCV 2019): the first K = --scales scales (default: all),
 signature `sample`, inputs `noise_0` (1, H_0, W_0, 1) and `noise_n` (1, H_n, W_n, 3)
 unit normal maps -> output `image` (1, H_K-1, W_K-1, 3) in [0, 1]. Noise is an
@@ -21,8 +25,8 @@ Quantization: none (float32); float16 (float16 weights, float32 compute on CPU);
 dynamic (int8 weights, activations quantized on the fly); int8 (int8 weights and
 activations calibrated on --calibration_samples inputs: faces of the run's
 training data, or synthetic faces when it is not on this machine, for GANimation;
-unit normal noise for SinGAN). Inputs and outputs stay float32 in every mode, so
-one Android code path serves all four files. Conversion allows TFLite builtin ops
+unit normal noise for SinGAN). `animate` and `sample` keep float32 inputs and
+outputs in every mode, so one Android code path serves all four files. Conversion allows TFLite builtin ops
 only (no Flex / SELECT_TF_OPS): a model that would need one is refused.
 """
 
@@ -40,6 +44,27 @@ from tfsingan.errors import UserInputError
 from tfsingan.errors import exit_on_user_error
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+UINT8_SIGNATURE = "animate_uint8"
+
+# The ops that the TFLite GPU delegate documents for float32 / float16 models
+# ("GPU ML operations support", https://ai.google.dev/edge/litert/performance/gpu,
+# the same list as https://www.tensorflow.org/lite/performance/gpu).
+GPU_DELEGATE_OPS = frozenset((
+    "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "EXP",
+    "FULLY_CONNECTED", "LOGICAL_AND", "LOGISTIC", "LSTM", "MAX_POOL_2D", "MAXIMUM",
+    "MINIMUM", "MUL", "PAD", "PRELU", "RELU", "RELU6", "RESHAPE", "RESIZE_BILINEAR",
+    "SOFTMAX", "STRIDED_SLICE", "SUB", "TRANSPOSE_CONV"))
+# Outside that list but taken by the delegate, with where that is written:
+GPU_DELEGATE_EXTRA_OPS = {
+    # Instance norm needs 1 / sqrt(variance); no listed op computes it. The delegate's
+    # op parser maps RSQRT to its elementwise RSQRT kernel
+    # (tensorflow/lite/delegates/gpu/common/model_builder.cc).
+    "RSQRT": "tensorflow/lite/delegates/gpu/common/model_builder.cc",
+    # float16 weights: "the GPU delegate will not perform this dequantization, since it
+    # can operate on float16 data" (https://www.tensorflow.org/lite/performance/
+    # post_training_float16_quant); only DEQUANTIZE of float16 constants counts.
+    "DEQUANTIZE": "https://www.tensorflow.org/lite/performance/post_training_float16_quant",
+}
 
 FLAGS = flags.FLAGS
 
@@ -58,6 +83,43 @@ def model_ops(model_bytes):
     else:
       ops.add(names.get(builtin, str(builtin)))
   return sorted(ops)
+
+
+def signature_ops(model_bytes):
+  """{signature key: sorted names of the operators its subgraph runs}."""
+  from ai_edge_litert.tools import flatbuffer_utils  # pylint: disable=import-outside-toplevel
+  model = flatbuffer_utils.read_model_from_bytearray(bytearray(model_bytes))
+  out = {}
+  for signature in model.signatureDefs or []:
+    graph = model.subgraphs[signature.subgraphIndex]
+    out[signature.signatureKey.decode()] = sorted(
+        {flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) for op in graph.operators})
+  return out
+
+
+def gpu_delegate_gaps(model_bytes, signature):
+  """The operators of `signature` that the GPU delegate neither documents
+  (GPU_DELEGATE_OPS) nor takes as a written exception (GPU_DELEGATE_EXTRA_OPS), as
+  sorted names; a DEQUANTIZE counts unless its input is a float16 constant."""
+  from ai_edge_litert import schema_py_generated as schema  # pylint: disable=import-outside-toplevel
+  from ai_edge_litert.tools import flatbuffer_utils  # pylint: disable=import-outside-toplevel
+  model = flatbuffer_utils.read_model_from_bytearray(bytearray(model_bytes))
+  index = {s.signatureKey.decode(): s.subgraphIndex for s in model.signatureDefs or []}
+  graph = model.subgraphs[index[signature]]
+  gaps = set()
+  for op in graph.operators:
+    name = flatbuffer_utils.opcode_to_name(model, op.opcodeIndex)
+    if name in GPU_DELEGATE_OPS:
+      continue
+    if name == "DEQUANTIZE":
+      source = graph.tensors[op.inputs[0]]
+      constant = source.buffer and model.buffers[source.buffer].data is not None
+      if source.type == schema.TensorType.FLOAT16 and constant:
+        continue
+    elif name in GPU_DELEGATE_EXTRA_OPS:
+      continue
+    gaps.add(name)
+  return sorted(gaps)
 
 
 def non_builtin_ops(ops):
@@ -83,8 +145,9 @@ def _quantize_options(converter, quantize, representative):
                                            tf.lite.OpsSet.TFLITE_BUILTINS]
 
 
-def convert(saved_model_dir, signature_key, quantize="none", representative=None):
-  """SavedModel signature -> .tflite bytes with builtin ops only.
+def convert(saved_model_dir, signature_keys, quantize="none", representative=None):
+  """SavedModel signatures (a key or a list of keys) -> .tflite bytes with builtin ops
+  only. With several keys, an int8 `representative` yields (key, inputs) pairs.
 
   Raises UserInputError naming the ops when the graph needs Flex or custom ops.
   """
@@ -94,8 +157,10 @@ def convert(saved_model_dir, signature_key, quantize="none", representative=None
     raise UserInputError(f"--quantize={quantize}: expected one of {', '.join(QUANTIZATIONS)}")
   if quantize == "int8" and representative is None:
     raise ValueError("int8 needs a representative dataset")
+  if isinstance(signature_keys, str):
+    signature_keys = [signature_keys]
   converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir,
-                                                       signature_keys=[signature_key])
+                                                       signature_keys=list(signature_keys))
   _quantize_options(converter, quantize, representative)
   try:
     model = converter.convert()
@@ -152,8 +217,8 @@ def ganimation_calibration(config, num, seed=0):
 
   def representative():
     for face, target in faces():
-      yield {"image": np.asarray(face, np.float32)[None],
-             "aus": np.asarray(target, np.float32)[None]}
+      yield "animate", {"image": np.asarray(face, np.float32)[None],
+                        "aus": np.asarray(target, np.float32)[None]}
 
   return described, representative
 
@@ -174,14 +239,15 @@ def singan_calibration(specs, num, seed=0):
 
   def representative():
     for _ in range(num):
-      yield {s.name: rng.standard_normal(s.shape.as_list()).astype(np.float32)
-             for s in specs}
+      yield "sample", {s.name: rng.standard_normal(s.shape.as_list()).astype(np.float32)
+                       for s in specs}
 
   return f"{num} draws of unit normal noise", representative
 
 
 def build(workdir, quantize="none", *, scales=None, calibration_samples=64, seed=0):
   """Converts a run; returns (tflite bytes, sidecar dict)."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from export import common  # pylint: disable=import-outside-toplevel
   from tfsingan.ganimation import aus as aus_lib  # pylint: disable=import-outside-toplevel
   if quantize not in QUANTIZATIONS:
@@ -194,15 +260,23 @@ def build(workdir, quantize="none", *, scales=None, calibration_samples=64, seed
       raise UserInputError("--scales is a SinGAN option; this is a GANimation run")
     graphs, config = common.GANimationGraphs.load(workdir)
     key, modules = "animate", [graphs.generator]
-    endpoint = (key, graphs.animate, graphs.input_signature(batch=1))
+    endpoints = [(key, graphs.animate, graphs.input_signature(batch=1))]
+    signatures = {key: common.ganimation_io(config.image_size, batch=1)}
+    if quantize != "int8":
+      # Pixels in and out, on the same weights: +0.1% file size at 128 px. Not in
+      # int8 files: the int8 quantizer gave the ops before the uint8 outputs' x 255
+      # that product's scale (up to 120 levels off on a 32 px model).
+      endpoints.append((UINT8_SIGNATURE, graphs.animate_uint8,
+                        graphs.input_signature(batch=1, dtype=tf.uint8)))
+      signatures[UINT8_SIGNATURE] = common.ganimation_io(config.image_size, "uint8", batch=1)
     described, representative = ganimation_calibration(config, calibration_samples, seed)
     info = {"image_size": config.image_size, "au_names": list(aus_lib.AU_NAMES),
-            **common.ganimation_io(config.image_size, batch=1)}
+            **common.ganimation_io(config.image_size, batch=1), "signatures": signatures}
   else:
     graphs = common.SinGANGraphs.load(workdir, scales)
     key, modules = "sample", graphs.model.generators
     specs = graphs.noise_specs(0, batch=1)
-    endpoint = (key, graphs.sample(0), specs)
+    endpoints = [(key, graphs.sample(0), specs)]
     described, representative = singan_calibration(specs, calibration_samples, seed)
     h, w = graphs.sizes[-1]
     info = {**common.singan_scales(graphs),
@@ -210,15 +284,18 @@ def build(workdir, quantize="none", *, scales=None, calibration_samples=64, seed
                                 "distribution": "standard normal"} for s in specs},
             "outputs": {"image": {"shape": [1, h, w, 3], "dtype": "float32",
                                   "range": [0.0, 1.0]}}}
-  archive = common.make_archive(modules, [endpoint])
+  archive = common.make_archive(modules, endpoints)
   tmp = tempfile.mkdtemp(prefix="tfsingan-tflite-")
   try:
     archive.write_out(tmp, verbose=False)
-    model = convert(tmp, key, quantize, representative if quantize == "int8" else None)
+    model = convert(tmp, [name for name, _, _ in endpoints], quantize,
+                    representative if quantize == "int8" else None)
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
   info = common.sidecar(family, workdir, format="tflite", signature=key, quantization=quantize,
-                        io_dtype="float32", ops=model_ops(model), **info)
+                        io_dtype="float32", ops=model_ops(model),
+                        gpu_delegate_gaps={name: gpu_delegate_gaps(model, name)
+                                           for name, _, _ in endpoints}, **info)
   if quantize == "int8":
     info["calibration"] = described
   return model, info

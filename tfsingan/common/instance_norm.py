@@ -1,10 +1,16 @@
 """Instance normalization (Ulyanov et al., 2016) as a small moments-based Keras layer.
 
 `keras.layers.GroupNormalization(groups=-1)` computes the same thing but reshapes to
-5-D tensors, which TFLite GPU delegates reject; this layer stays 4-D (MEAN,
-SQUARED_DIFFERENCE, RSQRT: all TFLite builtins). The statistics are always computed in
-float32 (under a float16 policy the sum of squares over a 128x128 map overflows);
-the normalisation itself runs in the layer's compute dtype.
+5-D tensors, which TFLite GPU delegates reject; this layer stays 4-D. The statistics
+are always computed in float32 (under a float16 policy the sum of squares over a
+128x128 map overflows); the normalisation itself runs in the layer's compute dtype.
+
+`call(x, portable_ops=True)` computes the same function for exported graphs with
+AVERAGE_POOL_2D, SUB, MUL, ADD and RSQRT only. The training form's
+SQUARED_DIFFERENCE has no int8 kernel in XNNPACK: it ran on TFLite's reference
+kernel and took 61% of the int8 GANimation generator's time
+(`benchmarks/tflite_op_profile.py`); MEAN and NEG are not in the GPU delegate's
+documented op set (`export/tflite.py`, GPU_DELEGATE_OPS).
 """
 
 import keras
@@ -52,7 +58,9 @@ class InstanceNormalization(keras.layers.Layer):
                                  initializer=self.beta_initializer)
                  if self.center else None)
 
-  def call(self, inputs):
+  def call(self, inputs, portable_ops=False):
+    if portable_ops:
+      return self._portable_call(inputs)
     mean, variance = tf.nn.moments(tf.cast(inputs, tf.float32), axes=[1, 2], keepdims=True)
     # y = x * multiplier + offset: two full-size ops, run in the compute dtype (half
     # the memory traffic under bfloat16); only the small statistics are float32.
@@ -64,6 +72,20 @@ class InstanceNormalization(keras.layers.Layer):
       offset = offset + tf.cast(self.beta, tf.float32)
     dtype = inputs.dtype
     return inputs * tf.cast(multiplier, dtype) + tf.cast(offset, dtype)
+
+  def _portable_call(self, inputs):
+    """The same normalisation as `call`: (x - mean) * rsqrt(var + eps) * gamma + beta,
+    the variance as the mean of the centred squares (no SQUARED_DIFFERENCE), the means
+    as a global average pool when the map size is static."""
+    x = tf.cast(inputs, tf.float32)
+    centred = x - _spatial_mean(x)
+    multiplier = tf.math.rsqrt(_spatial_mean(centred * centred) + self.epsilon)
+    if self.gamma is not None:
+      multiplier = multiplier * tf.cast(self.gamma, tf.float32)
+    out = centred * multiplier
+    if self.beta is not None:
+      out = out + tf.cast(self.beta, tf.float32)
+    return tf.cast(out, inputs.dtype)
 
   def compute_output_shape(self, input_shape):
     return input_shape
@@ -78,3 +100,11 @@ class InstanceNormalization(keras.layers.Layer):
         "gamma_initializer": keras.initializers.serialize(self.gamma_initializer),
     })
     return config
+
+
+def _spatial_mean(x):
+  """Mean over height and width, keeping them as 1 x 1."""
+  height, width = x.shape[1], x.shape[2]
+  if height is None or width is None:
+    return tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+  return tf.nn.avg_pool2d(x, ksize=[height, width], strides=1, padding="VALID")

@@ -125,8 +125,9 @@ def format_aus(aus, *, threshold=0.05):
 def tile_aus(aus, height, width):
   """Repeats AU vectors over space: (B, 17) -> (B, H, W, 17), or (17,) -> (H, W, 17).
 
-  Uses `tf.broadcast_to`, a TFLite builtin, so exported generators that tile their
-  conditioning inside the graph stay builtin-only.
+  A product with a map of ones (exact: x * 1 = x): TFLite converts it to MUL, which
+  XNNPACK runs in int8 and the GPU delegate lists; `tf.broadcast_to` became
+  BROADCAST_TO, which neither does (6 ms of the int8 generator at 128 px).
   """
   # Imported here so that the AU tables (used by the synthetic-face renderer and the
   # CLIs' flag checks) load without paying TensorFlow's import time.
@@ -134,11 +135,11 @@ def tile_aus(aus, height, width):
   aus = tf.convert_to_tensor(aus, tf.float32)
   rank = aus.shape.rank
   if rank == 1:
-    out = tf.broadcast_to(aus[None, None, :], tf.stack([height, width, tf.shape(aus)[0]]))
+    out = tf.reshape(aus, [1, 1, -1]) * tf.ones(tf.stack([height, width, 1]))
     static = [height, width, aus.shape[0]]
   elif rank == 2:
-    shape = tf.stack([tf.shape(aus)[0], height, width, tf.shape(aus)[1]])
-    out = tf.broadcast_to(aus[:, None, None, :], shape)
+    out = (tf.reshape(aus, tf.stack([-1, 1, 1, tf.shape(aus)[1]]))
+           * tf.ones(tf.stack([1, height, width, 1])))
     static = [aus.shape[0], height, width, aus.shape[1]]
   else:
     raise ValueError(f"tile_aus expects (17,) or (batch, 17) AUs, got shape {aus.shape}")

@@ -149,9 +149,9 @@ class ResidualBlock(keras.layers.Layer):
     self.conv2.build(shape)
     self.norm2.build(shape)
 
-  def call(self, x):
-    h = tf.nn.relu(self.norm1(self.conv1(x)))
-    return x + self.norm2(self.conv2(h))
+  def call(self, x, portable_ops=False):
+    h = tf.nn.relu(self.norm1(self.conv1(x), portable_ops=portable_ops))
+    return x + self.norm2(self.conv2(h), portable_ops=portable_ops)
 
   def compute_output_shape(self, input_shape):
     return input_shape
@@ -170,6 +170,10 @@ class GANimationGenerator(keras.Model):
   `output = attention * image + (1 - attention) * colour`, so attention near 1 keeps
   the input pixel and near 0 paints the colour mask there. All three are float32
   whatever the dtype policy (the final activations run in float32).
+  `call(inputs, portable_ops=True)` computes the same function for exported graphs
+  with ops that have int8 kernels on CPU and are in the TFLite GPU delegate's
+  documented set (instance norm without SQUARED_DIFFERENCE / MEAN, tanh through
+  the sigmoid); see `InstanceNormalization`.
 
   Args:
     conv_dim: channels of the first convolution (64 in the paper); the bottleneck
@@ -237,7 +241,7 @@ class GANimationGenerator(keras.Model):
     self.head.build(shape)
     self.built = True
 
-  def call(self, inputs):
+  def call(self, inputs, portable_ops=False):
     image, aus_map = inputs
     image = tf.cast(image, tf.float32)
     aus_map = tf.cast(aus_map, tf.float32)
@@ -245,11 +249,17 @@ class GANimationGenerator(keras.Model):
       aus_map = aus_lib.tile_aus(aus_map, tf.shape(image)[1], tf.shape(image)[2])
     x = tf.cast(tf.concat([image, aus_map], axis=-1), self.compute_dtype)
     for layer in self.body:
-      x = layer(x)
+      if isinstance(layer, (InstanceNormalization, ResidualBlock)):
+        x = layer(x, portable_ops=portable_ops)
+      else:
+        x = layer(x)
     # The activations run in float32 (under mixed precision too), as Keras advises
     # for the last activation of a network.
     heads = tf.cast(self.head(x), tf.float32)
-    colour = tf.tanh(heads[..., :3])
+    if portable_ops:  # tanh(x) = 2 sigmoid(2x) - 1: TANH is not in the GPU delegate's list
+      colour = 2.0 * tf.sigmoid(2.0 * heads[..., :3]) - 1.0
+    else:
+      colour = tf.tanh(heads[..., :3])
     attention = tf.sigmoid(heads[..., 3:])
     output = attention * image + (1.0 - attention) * colour
     return output, attention, colour
