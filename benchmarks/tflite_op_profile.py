@@ -17,6 +17,7 @@ interpreter's per-invoke overhead).
 
 import collections
 import copy
+import os
 import statistics
 import time
 
@@ -176,12 +177,16 @@ def main(argv):
   del argv
   from benchmarks.machine import machine_info  # pylint: disable=import-outside-toplevel
   from tfsingan.common import checkpointing  # pylint: disable=import-outside-toplevel
-  results = {"threads": FLAGS.threads, "machine": machine_info(), "models": {}}
+  results = {"threads": FLAGS.threads,
+             "machine": {**machine_info(), "load_average_start": os.getloadavg()},
+             "models": {}}
   for path in FLAGS.model or []:
     with open(path, "rb") as f:
       result = profile(f.read(), FLAGS.threads, iters=FLAGS.iters)
-    results["models"][path] = result
-    print(format_table(path, result), flush=True)
+    name = os.path.splitext(os.path.basename(path))[0]
+    results["models"][name] = result
+    print(format_table(name, result), flush=True)
+  results["machine"]["load_average_end"] = os.getloadavg()
   if FLAGS.out:
     checkpointing.write_json(FLAGS.out, results)
     print(f"wrote {FLAGS.out}")
