@@ -56,6 +56,15 @@ def test_generator_outputs_blend_input_and_colour():
   assert np.abs(out - out_other).max() > 1e-4
 
 
+def test_portable_ops_compute_the_same_generator():
+  # The export form (instance norm without SQUARED_DIFFERENCE, tanh through the
+  # sigmoid): float32 rounding only, measured below 2e-6 at this size.
+  g = networks.build_generator(32, conv_dim=8, repeat_num=1)
+  image, target = _inputs()
+  for want, got in zip(g((image, target)), g((image, target), portable_ops=True)):
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5)
+
+
 def test_seeded_output_slice():
   keras.utils.set_random_seed(0)
   g, d = networks.build_networks(**TINY)

@@ -68,3 +68,21 @@ def test_config_round_trip_and_keras_serialization():
   restored.build((1, 4, 4, 3))
   assert restored.beta is None
   np.testing.assert_array_equal(restored.gamma.numpy(), 0.0)
+
+
+@pytest.mark.parametrize("static", [True, False])
+def test_portable_form_is_the_same_function(static):
+  # The export graph's form (AVERAGE_POOL_2D / SUB / MUL; reduce_mean when the map
+  # size is unknown): float32 rounding of a different summation order only, hence
+  # the 1e-5 bound on outputs of unit scale.
+  rng = np.random.default_rng(3)
+  x = rng.normal(2.0, 3.0, (2, 9, 7, 5)).astype(np.float32)
+  layer = InstanceNormalization()
+  layer.build(x.shape)
+  _random_affine(layer, 5, rng)
+  if static:
+    got = layer(x, portable_ops=True)
+  else:
+    spec = tf.TensorSpec([None, None, None, 5])
+    got = tf.function(lambda v: layer(v, portable_ops=True), input_signature=[spec])(x)
+  np.testing.assert_allclose(got.numpy(), layer(x).numpy(), atol=1e-5)
