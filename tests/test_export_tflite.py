@@ -137,9 +137,10 @@ def synthetic_faces(num, seed=3):
 
 
 def real_faces():
-  """The largest detected face of each photo in ../shared/data/real_faces, cropped as
-  `animate` does, at the test size (photos where the cascade finds none are left
-  out); skips when the folder is absent."""
+  """The largest face that the LBP cascade finds in each photo of
+  ../shared/data/real_faces, a square of 1.5x its box, at the test size (photos where
+  it finds none are left out); skips when the folder is absent."""
+  import cv2  # pylint: disable=import-outside-toplevel
   from tfsingan.common import image_io  # pylint: disable=import-outside-toplevel
   from tfsingan.ganimation import faces  # pylint: disable=import-outside-toplevel
   paths = sorted(glob.glob(os.path.join(REAL_FACES, "*.jpg")))
@@ -150,7 +151,12 @@ def real_faces():
     photo = image_io.load_image(path, quiet=True)
     found = faces.detect_faces(photo)
     if found:
-      crops.append(faces.crop(photo, faces.crop_box(found[0], photo.shape), GAN_SIZE))
+      x, y, w, h = found[0]
+      side = min(int(1.5 * max(w, h)), *photo.shape[:2])
+      x0 = min(max(0, x + w // 2 - side // 2), photo.shape[1] - side)
+      y0 = min(max(0, y + h // 2 - side // 2), photo.shape[0] - side)
+      crops.append(cv2.resize(photo[y0:y0 + side, x0:x0 + side], (GAN_SIZE, GAN_SIZE),
+                              interpolation=cv2.INTER_AREA))
   assert len(crops) >= 3, f"faces found in only {len(crops)} of {len(paths)} photos"
   rng = np.random.default_rng(5)
   return np.stack(crops), rng.uniform(0, 1, (len(crops), 17)).astype(np.float32)
