@@ -8,8 +8,8 @@ are always computed in float32 (under a float16 policy the sum of squares over a
 `call(x, portable_ops=True)` computes the same function for exported graphs with
 AVERAGE_POOL_2D, SUB, MUL, ADD and RSQRT only. The training form's
 SQUARED_DIFFERENCE has no int8 kernel in XNNPACK: it ran on TFLite's reference
-kernel and took 61% of the int8 GANimation generator's time
-(`benchmarks/tflite_op_profile.py`); MEAN and NEG are not in the GPU delegate's
+kernel and took 61% and 72% of the int8 GANimation generator's time in two
+profiles (`benchmarks/tflite_op_profile.py`); MEAN and NEG are not in the GPU delegate's
 documented op set (`export/tflite.py`, GPU_DELEGATE_OPS).
 """
 
