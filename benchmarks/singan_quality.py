@@ -383,7 +383,8 @@ def main(argv):
     except ValueError as e:
       raise UserInputError(f"--config_overrides: not JSON ({e}); expected e.g. "
                            '\'{"coarsest_rec_noise": "redrawn"}\'') from None
-    result = compare_with_reference(f.out, sifid, images, config_overrides=overrides)
+    result = compare_with_reference(f.out, sifid, images, config_overrides=overrides,
+                                    which=() if f.score_only else ("ours", "reference"))
     result.update(machine=machine_info(), load_average=list(os.getloadavg()),
                   wall_seconds=time.perf_counter() - t0)
     if sifid is not None:
@@ -416,6 +417,8 @@ if __name__ == "__main__":
                        "(benchmarks/torch_singan_reference.py) on five photographs at a "
                        "small config (56 px, 200 iterations a scale), 50 samples per start "
                        "scale; resumes from OUT.")
+  flags.DEFINE_boolean("score_only", False, "With --compare_reference: train nothing, score "
+                       "the images whose two sides are in OUT.")
   flags.DEFINE_string("config_overrides", None, "With --compare_reference: JSON of "
                       "SinGANConfig fields for our side (the reference ignores them).")
   flags.DEFINE_string("results_json", None, "With --compare_reference: also write the "
