@@ -12,30 +12,30 @@ import os
 import tensorflow as tf
 
 from tfsingan.common import checkpointing
+from tfsingan.common import rundir
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import aus as aus_lib
 from tfsingan.ganimation import inference as ganimation_inference
 from tfsingan.singan import generate
 
-CONFIG_NAME = "config.json"
-# A key that only each family's config.json holds.
-_FAMILY_KEYS = {"ganimation": "repeat_num", "singan": "min_size"}
+EXPORTABLE = ("ganimation", "singan")
 
 
 def detect_family(workdir):
-  """'ganimation' or 'singan', from the run directory's config.json."""
-  path = os.path.join(workdir or "", CONFIG_NAME)
-  if not workdir or not os.path.isfile(path):
-    raise UserInputError(f"--workdir: {workdir!r} holds no training run (no {CONFIG_NAME}); "
-                         "expected the --workdir of `python -m tfsingan.train`")
-  config = checkpointing.read_json(path)
-  found = [name for name, key in _FAMILY_KEYS.items() if isinstance(config, dict)
-           and key in config]
-  if len(found) != 1:
-    raise UserInputError(f"--workdir: {path} is not a GANimation or SinGAN config; "
-                         "expected a run of `python -m tfsingan.train --model=ganimation` "
-                         "or `--model=singan`")
-  return found[0]
+  """'ganimation' or 'singan': the family named in the run directory's config.json."""
+  found = rundir.family_of(workdir) if workdir and os.path.isdir(workdir) else None
+  if found is None and workdir and os.path.isfile(os.path.join(workdir, rundir.CONFIG_NAME)):
+    raise UserInputError(f"--workdir: {os.path.join(workdir, rundir.CONFIG_NAME)} is not a "
+                         "GANimation or SinGAN config; expected a run of `python -m "
+                         "tfsingan.train --model=ganimation` or `--model=singan`")
+  if found is None:
+    raise UserInputError(f"--workdir={workdir!r} holds no training run (no "
+                         f"{rundir.CONFIG_NAME}); expected the --workdir of "
+                         "`python -m tfsingan.train --model=ganimation` or `--model=singan`")
+  if found not in EXPORTABLE:
+    raise UserInputError(f"--workdir={workdir} holds a {rundir.title(found)} run; export "
+                         "takes a GANimation or SinGAN run")
+  return found
 
 
 def to_unit(x):

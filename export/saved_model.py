@@ -40,6 +40,7 @@ from absl import flags
 
 from tfsingan import flags as flag_lib
 from tfsingan.common import checkpointing
+from tfsingan.common import rundir
 from tfsingan.errors import UserInputError
 from tfsingan.errors import exit_on_user_error
 
@@ -124,12 +125,23 @@ def export(workdir, out, version=1, *, start_scale=0, inject_scale=1):
   if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
     raise UserInputError(f"--out={out}: the last folder is the model name; expected letters, "
                          "digits, '_', '-' or '.'")
+  rundir.check_folder_path(out, "--out")
   target = os.path.join(out, str(version))
+  config_path = os.path.join(os.path.dirname(os.path.abspath(out)), MODEL_CONFIG)
+  from export import common  # pylint: disable=import-outside-toplevel
+  family = common.detect_family(workdir)
+  # One lock for every model of models/: the version folder and models.config.
+  with rundir.lock(config_path, "--out", inside=False):
+    return _write(workdir, out, version, target, family, name, config_path, start_scale,
+                  inject_scale)
+
+
+def _write(workdir, out, version, target, family, name, config_path, start_scale,
+           inject_scale):
+  from export import common  # pylint: disable=import-outside-toplevel
   if os.path.exists(target):
     raise UserInputError(f"--out: {target} already exists; pick another --version or "
                          "remove it")
-  from export import common  # pylint: disable=import-outside-toplevel
-  family = common.detect_family(workdir)
   common.check_writable_parent(target)
   if family == "ganimation":
     archive, info = _ganimation(workdir)
@@ -146,7 +158,7 @@ def export(workdir, out, version=1, *, start_scale=0, inject_scale=1):
   finally:
     if os.path.exists(tmp):
       shutil.rmtree(tmp)
-  update_model_config(os.path.join(os.path.dirname(os.path.abspath(out)), MODEL_CONFIG), name)
+  update_model_config(config_path, name)
   return target
 
 
@@ -166,11 +178,11 @@ def define_flags():
   import the library functions of several CLIs in one process)."""
   flags.DEFINE_string("workdir", None, "Run directory of a trained GANimation or SinGAN.")
   flags.DEFINE_string("out", None, "Model folder models/NAME; the version goes below it.")
-  flags.DEFINE_integer("version", 1, "Model version (TF Serving serves the highest).")
+  flags.DEFINE_integer("version", 1, "Model version (TF Serving serves the highest).", lower_bound=0)
   flags.DEFINE_integer("start_scale", 0, "SinGAN: first scale with fresh noise in `sample` "
-                       "and `sample_seed` (0 = coarsest).")
+                       "and `sample_seed` (0 = coarsest).", lower_bound=0)
   flags.DEFINE_integer("inject_scale", 1, "SinGAN: scale at which `regenerate` injects its "
-                       "image (1 = the paper's N-1, 2 = N-2).")
+                       "image (1 = the paper's N-1, 2 = N-2).", lower_bound=0)
 
 
 if __name__ == "__main__":

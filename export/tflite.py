@@ -40,6 +40,7 @@ from absl import flags
 
 from tfsingan import flags as flag_lib
 from tfsingan.common import checkpointing
+from tfsingan.common import rundir
 from tfsingan.errors import UserInputError
 from tfsingan.errors import exit_on_user_error
 
@@ -306,16 +307,17 @@ def export(workdir, out, quantize="none", *, scales=None, calibration_samples=64
   paths."""
   if not out.endswith(".tflite"):
     raise UserInputError(f"--out={out}: expected a file name ending in .tflite")
-  if os.path.isdir(out):
-    raise UserInputError(f"--out={out} is a directory; expected a .tflite file name")
+  rundir.check_file_path(out, "--out")
   from export import common  # pylint: disable=import-outside-toplevel
   from tfsingan.common.image_io import atomic_write_bytes  # pylint: disable=import-outside-toplevel
+  common.detect_family(workdir)
   common.check_writable_parent(out)
-  model, info = build(workdir, quantize, scales=scales, calibration_samples=calibration_samples,
-                      seed=seed)
-  sidecar_path = out[:-len(".tflite")] + ".json"
-  atomic_write_bytes(out, model)
-  checkpointing.write_json(sidecar_path, {**info, "size_bytes": len(model)})
+  with rundir.lock(out, "--out", inside=False):
+    model, info = build(workdir, quantize, scales=scales,
+                        calibration_samples=calibration_samples, seed=seed)
+    sidecar_path = out[:-len(".tflite")] + ".json"
+    atomic_write_bytes(out, model)
+    checkpointing.write_json(sidecar_path, {**info, "size_bytes": len(model)})
   return out, sidecar_path
 
 
@@ -341,10 +343,10 @@ def define_flags():
   flags.DEFINE_string("out", None, "Output .tflite file (the sidecar .json goes beside it).")
   flags.DEFINE_string("quantize", "none", "none, float16, dynamic or int8.")
   flags.DEFINE_integer("scales", None, "SinGAN: number of coarse scales exported "
-                       "(default: all trained scales).")
+                       "(default: all trained scales).", lower_bound=1)
   flags.DEFINE_integer("calibration_samples", 64, "int8: representative inputs for the "
-                       "activation ranges.")
-  flags.DEFINE_integer("seed", 0, "int8: seed of the calibration inputs.")
+                       "activation ranges.", lower_bound=1, upper_bound=100_000)
+  flags.DEFINE_integer("seed", 0, "int8: seed of the calibration inputs.", lower_bound=0)
 
 
 if __name__ == "__main__":

@@ -149,14 +149,14 @@ def test_bundled_face_without_image(capsys):
 def test_out_with_other_settings_is_refused(tmp_path):
   photo = np.zeros((8, 8, 3), np.float32)
   first = pipeline.job_settings(SinGANimationConfig(), SinGANConfig(), photo)
-  pipeline.prepare_out(str(tmp_path), first)
+  pipeline.start_job(str(tmp_path), first, pipeline.check_out(str(tmp_path), first))
   again = pipeline.job_settings(SinGANimationConfig(stop_after=3), SinGANConfig(log_every=7), photo)
-  pipeline.prepare_out(str(tmp_path), again)  # execution options may change
+  pipeline.check_out(str(tmp_path), again)  # execution options may change
   other = pipeline.job_settings(SinGANimationConfig(variants=3), SinGANConfig(iterations=5),
                              photo + 1)
   with pytest.raises(UserInputError, match=r"other settings \(variants: 3 here, 8 there; "
                      r"iterations: 5 here, 2000 there; the photo differs\)"):
-    pipeline.prepare_out(str(tmp_path), other)
+    pipeline.check_out(str(tmp_path), other)
 
 
 # -------------------------------------------------------------- the pipeline

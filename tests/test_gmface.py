@@ -224,7 +224,7 @@ def test_trainer_fit_resume_and_outputs(tmp_path):
   again = trainer.run(config, workdir, log=lines.append)
   assert any("resuming" in line for line in lines)
   np.testing.assert_allclose(again["mse"], metrics["mse"], rtol=1e-5)
-  with pytest.raises(UserInputError, match="other options"):
+  with pytest.raises(UserInputError, match="other settings"):
     trainer.run(GmFaceConfig(num_gaussians=7, image_size=24), workdir)
 
 

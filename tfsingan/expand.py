@@ -21,8 +21,8 @@ Usage:
 SinGAN's own options are flags too (the same as `python -m tfsingan.train
 --model=singan`: --max_size, --iterations, ...), so SinGAN flagfiles can be
 included; --seed seeds both SinGAN training and the variants, --image is SinGAN's
-training image in shared mode, and --gen_start_scale is not used (--start_scale
-is). Without --image the bundled face is used.
+training image in shared mode, and --gen_start_scale is refused on the command
+line (--start_scale is used; a flagfile may still set it). Without --image the bundled face is used.
 
 Running the same command again skips what exists and finishes an interrupted job;
 an --out holding a job with other settings is refused. `--dry_run` prints the
@@ -54,6 +54,10 @@ FLAGS = flags.FLAGS
 def main(argv):
   if len(argv) > 1:
     raise UserInputError(f"unexpected arguments {argv[1:]}; flags are written --name=value")
+  if flag_lib.given_on_command_line("gen_start_scale"):
+    raise UserInputError("--gen_start_scale is a sampling option of tfsingan.sample, not "
+                         "used here; expand injects each expression at --start_scale "
+                         "(1 = the paper's N-1, 2 = N-2)")
   config = flag_lib.config_from_flags(SinGANimationConfig)
   singan_config = flag_lib.config_from_flags(SinGANConfig)
   if not FLAGS.dry_run:

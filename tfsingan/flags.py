@@ -1,6 +1,7 @@
 """absl flags generated from the config dataclasses; the only module that reads FLAGS."""
 
 import dataclasses
+import math
 import sys
 
 from absl import flags
@@ -42,7 +43,7 @@ def define_config_flags(*config_classes):
       choices = f.metadata.get("choices")
       if choices is not None:
         flags.DEFINE_enum(f.name, None, list(choices), help_text)
-      else:
+      else:  # ranges are checked by the config (`tfsingan.config.check_ranges`)
         _DEFINERS[ftype](f.name, None, help_text)
 
 
@@ -64,6 +65,12 @@ def parse_flags_or_exit(argv, known_only=False):
   except flags.Error as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
+  for name in FLAGS:
+    values = FLAGS[name].value
+    for value in values if isinstance(values, list) else [values]:
+      if isinstance(value, float) and not math.isfinite(value):
+        print(f"error: --{name}={value}: expected a finite number", file=sys.stderr)
+        sys.exit(2)
   if not FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # TF's INFO lines drown the progress bar
   return remaining
@@ -73,3 +80,10 @@ def require(value, name, what):
   if value is None or value == "":
     raise UserInputError(f"--{name} is required: {what}")
   return value
+
+
+def given_on_command_line(name, argv=None):
+  """True when --name (or --noname) is on the command line itself, not in a flagfile."""
+  argv = sys.argv[1:] if argv is None else argv
+  names = {f"--{name}", f"-{name}", f"--no{name}", f"-no{name}"}
+  return any(arg.split("=", 1)[0] in names for arg in argv)

@@ -9,6 +9,7 @@ older prefixes are deleted only after the pointer moved.
 import glob
 import json
 import os
+import re
 import tempfile
 
 from tfsingan.common.image_io import atomic_write_bytes
@@ -26,7 +27,8 @@ def read_json(path, default=None):
     with open(path, encoding="utf-8") as f:
       return json.load(f)
   except (OSError, ValueError) as e:
-    raise UserInputError(f"{path} is not valid JSON ({e}); the run directory is damaged")
+    raise UserInputError(f"{path} is damaged (not valid JSON: {e}); restore it, or start "
+                         "again in a new --workdir") from None
 
 
 def save_weights(model, path):
@@ -100,3 +102,49 @@ class PointerCheckpoint:
       os.remove(self.pointer)
     for path in glob.glob(os.path.join(self.directory, "ckpt-*")):
       os.remove(path)
+
+
+def checkpoint_prefixes(directory):
+  """The `ckpt-N` prefixes of a `tf.train.CheckpointManager` folder, newest (largest N)
+  first, found from the files themselves: the `checkpoint` index may be the damaged one."""
+  found = []
+  for index in glob.glob(os.path.join(glob.escape(directory), "ckpt-*.index")):
+    match = re.fullmatch(r"ckpt-(\d+)\.index", os.path.basename(index))
+    if match:
+      found.append((int(match.group(1)), index[:-len(".index")]))
+  return [prefix for _, prefix in sorted(found, reverse=True)]
+
+
+def restore_newest(checkpoint, directory, partial=False):
+  """Restores the newest checkpoint of `directory` that reads; returns its prefix.
+
+  A damaged one (a truncated file, killed mid-copy) is skipped with a `notice:`
+  and the one before it is used, so that a resume loses the least work. Returns
+  None when the folder holds no checkpoint; raises UserInputError when every one
+  is damaged.
+
+  Args:
+    checkpoint: the `tf.train.Checkpoint` to restore into.
+    directory: the folder of `tf.train.CheckpointManager`.
+    partial: the checkpoint holds more than `checkpoint` tracks (e.g. a reader
+      that restores only the generator).
+  """
+  prefixes = checkpoint_prefixes(directory)
+  damaged = []
+  for prefix in prefixes:
+    try:
+      status = checkpoint.restore(prefix)
+      if partial:
+        status = status.expect_partial()
+      status.assert_existing_objects_matched()
+    except Exception as e:  # pylint: disable=broad-except  # truncated shards raise anything
+      damaged.append(f"{os.path.basename(prefix)} ({type(e).__name__})")
+      continue
+    if damaged:
+      print(f"notice: {directory}: damaged checkpoint(s) {', '.join(damaged)} skipped; "
+            f"using {os.path.basename(prefix)}", flush=True)
+    return prefix
+  if damaged:
+    raise UserInputError(f"{directory}: every checkpoint is damaged ({', '.join(damaged)}); "
+                         "restore them, or start again in a new --workdir")
+  return None

@@ -1,6 +1,8 @@
 """Reading, checking and writing images; every bad file ends in a UserInputError."""
 
+import contextlib
 import os
+import sys
 import tempfile
 
 import cv2
@@ -37,12 +39,16 @@ def load_image(path, *, channels=3, what="image", quiet=False):
     data = f.read()
   if not data:
     raise UserInputError(f"{what}: {path} is empty; expected an image file")
-  _check_complete(path, data, what)
-  buf = np.frombuffer(data, np.uint8)
-  img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+  problem = file_problem(data[:16], data[-64:], unknown_ok=True)
+  if problem:
+    raise UserInputError(f"{what}: {path} {problem}")
+  img, warnings = _decode(data)
   if img is None:
     raise UserInputError(
         f"{what}: {path} is not a readable image; expected PNG, JPEG, BMP or TIFF")
+  if warnings:
+    raise UserInputError(f"{what}: {path} is damaged (the decoder says: {warnings}); "
+                         "expected a complete image file")
   notes = []
   if img.dtype == np.uint16:
     notes.append("16-bit converted to float")
@@ -77,14 +83,61 @@ def load_image(path, *, channels=3, what="image", quiet=False):
   return np.ascontiguousarray(img, dtype=np.float32)
 
 
-def _check_complete(path, data, what):
-  """OpenCV silently decodes a truncated JPEG/PNG as partly grey; refuse it."""
-  if data[:3] == b"\xff\xd8\xff":
-    if b"\xff\xd9" not in data[-64:]:
-      raise UserInputError(f"{what}: {path} is a truncated JPEG (no end-of-image marker)")
-  elif data[:8] == b"\x89PNG\r\n\x1a\n":
-    if b"IEND" not in data[-64:]:
-      raise UserInputError(f"{what}: {path} is a truncated PNG (no IEND chunk)")
+# Image formats by their first bytes (what OpenCV reads).
+_MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"BM", "BMP"),
+          (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"RIFF", "WebP"))
+# libjpeg's warnings about damaged data: OpenCV prints them and returns the image
+# with the missing part grey. "premature end of data segment" is what a file cut in
+# the middle with an end-of-image marker appended gives.
+_DECODER_WARNINGS = (b"Corrupt JPEG data", b"Premature end of JPEG", b"libpng")
+
+
+def file_problem(head, tail, unknown_ok=False):
+  """What is wrong with an image file from its first 16 and last 64 bytes, or None.
+
+  OpenCV silently decodes a truncated JPEG/PNG as partly grey: a missing end
+  marker is refused here; `load_image` also decodes and listens to the decoder.
+  `unknown_ok` leaves files of other formats to the decoder.
+  """
+  kind = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+  if kind is None:
+    return None if unknown_ok else ("is not a readable image (not PNG, JPEG, BMP, TIFF or "
+                                    "WebP data)")
+  if kind == "JPEG" and b"\xff\xd9" not in tail:
+    return "is a truncated JPEG (no end-of-image marker)"
+  if kind == "PNG" and b"IEND" not in tail:
+    return "is a truncated PNG (no IEND chunk)"
+  return None
+
+
+@contextlib.contextmanager
+def _stderr_captured(out):
+  """Appends what C code writes to file descriptor 2 during the block to `out`."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with tempfile.TemporaryFile() as tmp:
+    os.dup2(tmp.fileno(), 2)
+    try:
+      yield
+    finally:
+      os.dup2(saved, 2)
+      os.close(saved)
+      tmp.seek(0)
+      out.append(tmp.read())
+
+
+def _decode(data):
+  """(image or None, decoder warnings about damaged data as text or "")."""
+  captured = []
+  with _stderr_captured(captured):
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+  text = captured[0]
+  lines = text.decode("utf-8", "replace").splitlines()
+  damaged = [l for l in lines if any(w.decode() in l for w in _DECODER_WARNINGS)]
+  others = [l for l in lines if l not in damaged]
+  if others:  # not ours (another thread's log): give it back
+    print("\n".join(others), file=sys.stderr, flush=True)
+  return img, "; ".join(damaged)
 
 
 def to_uint8(img):
@@ -100,8 +153,14 @@ def to_uint8(img):
 def atomic_write_bytes(path, data):
   """Writes to a temporary file in the same folder, then renames it into place."""
   folder = os.path.dirname(os.path.abspath(path))
-  os.makedirs(folder, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+  if os.path.isdir(path):
+    raise UserInputError(f"cannot write {path}: it is a folder; expected a file name")
+  try:
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+  except OSError as e:  # a path component is a file, or no permission
+    raise UserInputError(f"cannot write {path}: {e.strerror} ({e.filename or folder}); "
+                         "expected a path in a writable folder") from None
   try:
     with os.fdopen(fd, "wb") as f:
       f.write(data)
@@ -113,14 +172,25 @@ def atomic_write_bytes(path, data):
 
 
 def save_image(path, img):
-  """Writes float [0, 1] (or uint8) H x W x C as PNG/JPEG, atomically."""
+  """Writes float [0, 1] (or uint8) H x W x C as PNG/JPEG, atomically.
+
+  An image holding NaN or infinite values (a damaged model's output) is refused,
+  never written as a flat picture.
+  """
+  if np.asarray(img).dtype != np.uint8 and not np.all(np.isfinite(img)):
+    raise UserInputError(f"{path}: the image to write holds NaN or infinite values (the "
+                         "model that made it is damaged); not written")
   arr = img if np.asarray(img).dtype == np.uint8 else to_uint8(img)
   if arr.ndim == 3 and arr.shape[2] == 3:
     arr = arr[:, :, ::-1]
   ext = os.path.splitext(path)[1].lower() or ".png"
-  ok, enc = cv2.imencode(ext, arr)
+  try:
+    ok, enc = cv2.imencode(ext, arr)
+  except cv2.error:  # OpenCV raises for an extension it has no encoder for
+    ok = False
   if not ok:
-    raise UserInputError(f"cannot encode {path}: unsupported extension {ext}")
+    raise UserInputError(f"cannot encode {path}: unsupported extension {ext}; expected "
+                         ".png or .jpg")
   atomic_write_bytes(path, enc.tobytes())
 
 

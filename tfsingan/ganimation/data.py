@@ -38,6 +38,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
+from tfsingan.common import image_io
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation.aus import AU_NAMES, AU_SCALE, NUM_AUS, tile_aus
 
@@ -57,9 +58,10 @@ def _warn(message):
 class _Skips:
   """Collects skipped images by reason; one warning line per reason, or raises when strict."""
 
-  def __init__(self, data_dir, strict):
+  def __init__(self, data_dir, strict, quiet=False):
     self.data_dir = data_dir
     self.strict = strict
+    self.quiet = quiet
     self.reasons = {}
 
   def add(self, reason, name, detail=""):
@@ -67,7 +69,25 @@ class _Skips:
       raise UserInputError(f"{self.data_dir}: {name}: {reason}{detail} (strict mode)")
     self.reasons.setdefault(reason, []).append(name)
 
+  def check_image(self, path, name):
+    """False (and the image counted as skipped) when `path` is no complete image file."""
+    try:
+      with open(path, "rb") as f:
+        head = f.read(16)
+        f.seek(max(0, os.path.getsize(path) - 64))
+        tail = f.read()
+    except OSError as e:
+      self.add(f"unreadable image file ({e.strerror})", name)
+      return False
+    problem = image_io.file_problem(head, tail)
+    if problem:
+      self.add(problem.split(";")[0].removeprefix("is "), name)
+      return False
+    return True
+
   def report(self, total):
+    if self.quiet:
+      return
     for reason, names in self.reasons.items():
       examples = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
       _warn(f"{self.data_dir}: skipped {len(names)} of {total} images: {reason} "
@@ -165,6 +185,8 @@ def _index_format_a(data_dir, split, skips):
       path = next((path + e for e in IMAGE_EXTENSIONS if os.path.exists(path + e)), path)
     if not os.path.isfile(path):
       skips.add("image file not found", name)
+      continue
+    if not skips.check_image(path, name):
       continue
     value = table.get(_stem(name))
     if value is None:
@@ -280,6 +302,8 @@ def _index_format_b(data_dir, split, skips):
     if not os.path.isfile(path):
       skips.add("image file not found", name)
       continue
+    if not skips.check_image(path, name):
+      continue
     stem = _stem(name)
     csv_path = next((os.path.join(d, stem + ".csv") for d in csv_dirs
                      if os.path.isfile(os.path.join(d, stem + ".csv"))), None)
@@ -303,21 +327,22 @@ def _index_format_b(data_dir, split, skips):
   return names, paths, aus
 
 
-def load_index(data_dir, split="train", *, strict=False):
+def load_index(data_dir, split="train", *, strict=False, quiet=False):
   """Lists the images of a split and their AUs.
 
   Args:
     data_dir: a dataset folder in format A or B (see the module docstring).
     split: "train", "test" (or any name with a `<split>_ids.csv`), or "all".
-    strict: raise UserInputError on the first image without usable AUs instead
-      of skipping it with a counted warning.
+    strict: raise UserInputError on the first image without usable AUs (or that
+      is not a complete image file) instead of skipping it with a counted warning.
+    quiet: no warnings (for a second reading of the same split).
 
   Returns:
     (paths, aus): list of N image paths and float32 (N, 17) AUs in [0, 1].
   """
   if not data_dir or not os.path.isdir(data_dir):
     raise UserInputError(f"--data_dir: {data_dir!r} is not a folder; {LAYOUT_HELP}")
-  skips = _Skips(data_dir, strict)
+  skips = _Skips(data_dir, strict, quiet)
   if os.path.isfile(os.path.join(data_dir, PICKLE_NAME)):
     names, paths, aus = _index_format_a(data_dir, split, skips)
   else:
@@ -349,7 +374,8 @@ def decode_face(path, image_size):
 
 def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuffle=True,
                  flip=True, target_noise=0.1, deterministic=False, seed=0, repeat=True,
-                 strict=False, shuffle_buffer=10000, cache=True, with_maps=True):
+                 strict=False, quiet=False, shuffle_buffer=10000, cache=True,
+                 with_maps=True):
   """The GANimation input pipeline.
 
   decode + resize (parallel) -> cache (uint8) -> shuffle -> random horizontal flip
@@ -375,7 +401,7 @@ def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuf
       `repeat` the shuffle then runs after the repeat, so epoch boundaries blur.
     seed: seed of the deterministic randomness (and of the file order).
     repeat: repeat forever (else one pass).
-    strict: see `load_index`.
+    strict, quiet: see `load_index`.
     shuffle_buffer: upper bound on the shuffle buffer (elements are 3*S*S bytes).
     cache: True to cache decoded images in memory, a path to cache on disk
       (for sets that do not fit in memory), False not to cache.
@@ -388,7 +414,7 @@ def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuf
     raise UserInputError(f"--batch_size: {batch_size}; expected >= 1")
   if not 0.0 <= target_noise <= 1.0:
     raise UserInputError(f"target_noise: {target_noise}; expected a value in [0, 1]")
-  paths, aus = load_index(data_dir, split, strict=strict)
+  paths, aus = load_index(data_dir, split, strict=strict, quiet=quiet)
   n = len(paths)
   if not repeat and n < batch_size:
     raise UserInputError(f"--batch_size: {batch_size} is larger than the {n} images of "

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from tfsingan import config as config_lib
 from tfsingan.common import checkpointing
+from tfsingan.common import rundir
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import aus as aus_lib
 from tfsingan.ganimation import networks
@@ -29,28 +30,33 @@ def load_generator(workdir):
     (generator, config): a built `GANimationGenerator` and the run's
     `GANimationConfig`. Raises UserInputError when `workdir` holds no run.
   """
-  config_path = os.path.join(workdir or "", CONFIG_NAME)
-  if not os.path.isfile(config_path):
-    raise UserInputError(f"--workdir: {workdir!r} holds no GANimation run (no {CONFIG_NAME}); "
-                         "expected the --workdir of `python -m tfsingan.train --model=ganimation`")
-  with open(config_path, "r", encoding="utf-8") as f:
-    try:
-      config = config_lib.from_json(GANimationConfig, f.read())
-    except (ValueError, TypeError) as e:
-      raise UserInputError(f"{config_path}: not a GANimation config ({e})") from None
+  data = rundir.check_family(workdir, "ganimation")
+  try:
+    config = config_lib.from_dict(GANimationConfig, data)
+  except (ValueError, TypeError) as e:
+    raise UserInputError(f"{os.path.join(workdir, CONFIG_NAME)}: not a GANimation config "
+                         f"({e})") from None
   # Float32 whatever the training precision: the variables are float32 either way
   # and inference (and export) wants float32 numerics.
   generator = networks.build_generator(config.image_size, config.conv_dim, config.repeat_num,
                                        dtype="float32")
-  latest = tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINT_DIR))
   weights = os.path.join(workdir, GENERATOR_WEIGHTS)
-  if latest:
-    tf.train.Checkpoint(generator=checkpointing.network_variables(generator)).restore(
-        latest).expect_partial().assert_existing_objects_matched()
-  elif os.path.isfile(weights):
-    generator.load_weights(weights)
-  else:
-    raise UserInputError(f"--workdir: {workdir} has no checkpoint yet; train first")
+  restored = checkpointing.restore_newest(
+      tf.train.Checkpoint(generator=checkpointing.network_variables(generator)),
+      os.path.join(workdir, CHECKPOINT_DIR), partial=True)
+  if restored is None and os.path.isfile(weights):
+    try:
+      generator.load_weights(weights)
+    except Exception as e:  # pylint: disable=broad-except  # h5py raises OSError, ValueError
+      raise UserInputError(f"{weights} is damaged ({type(e).__name__}); train the run "
+                           "again (the same command resumes) or use another --workdir") from None
+  elif restored is None:
+    raise UserInputError(f"--workdir={workdir} has no checkpoint yet; train first "
+                         "(python -m tfsingan.train --model=ganimation)")
+  if not all(np.all(np.isfinite(w)) for w in generator.get_weights()):
+    raise UserInputError(f"--workdir={workdir}: the generator's weights hold NaN or "
+                         "infinite values; train again from an earlier checkpoint or in "
+                         "a new --workdir")
   return generator, config
 
 

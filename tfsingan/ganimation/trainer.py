@@ -10,8 +10,7 @@ Re-running the same command resumes from the latest checkpoint; a finished run
 is not retrained.
 """
 
-import dataclasses
-import json
+import contextlib
 import os
 import sys
 import time
@@ -20,11 +19,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfsingan import config as config_lib
 from tfsingan.common import checkpointing
 from tfsingan.common import distribute
 from tfsingan.common import image_io
 from tfsingan.common import precision as precision_lib
+from tfsingan.common import rundir
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import data as data_lib
 from tfsingan.ganimation import model as model_lib
@@ -32,11 +31,8 @@ from tfsingan.ganimation import networks
 from tfsingan.ganimation.config import GANimationConfig
 
 from tfsingan.ganimation.inference import CHECKPOINT_DIR
-from tfsingan.ganimation.inference import CONFIG_NAME
 from tfsingan.ganimation.inference import GENERATOR_WEIGHTS
 
-# Changing these makes the checkpoint unusable: refuse rather than fail in restore.
-ARCHITECTURE_FIELDS = ("image_size", "conv_dim", "repeat_num", "critic_layers")
 
 
 # ------------------------------------------------------------------ setup
@@ -111,26 +107,6 @@ def build(config, total, decay, strategy=None):
   return model
 
 
-def _check_previous_config(workdir, config):
-  path = os.path.join(workdir, CONFIG_NAME)
-  if not os.path.exists(path):
-    return
-  try:
-    with open(path, "r", encoding="utf-8") as f:
-      previous = json.load(f)
-  except (OSError, ValueError) as e:
-    raise UserInputError(f"{path}: unreadable ({e}); remove it or use a new --workdir") from None
-  current = dataclasses.asdict(config)
-  for name in ARCHITECTURE_FIELDS:
-    if name in previous and previous[name] != current[name]:
-      raise UserInputError(
-          f"--{name}={current[name]} differs from the run in {workdir} "
-          f"({name}={previous[name]}); use a new --workdir or the same value")
-  changed = sorted(k for k in current if k in previous and previous[k] != current[k])
-  if changed:
-    image_io.notice(f"{workdir}: options changed since the last run: {', '.join(changed)}")
-
-
 class Progress:
   """One-line progress bar with ETA (a plain line per update when not on a terminal)."""
 
@@ -183,9 +159,9 @@ def _sample_batch(config):
       ds = data_lib.make_dataset(config.data_dir, split=split, image_size=config.image_size,
                                  batch_size=config.num_samples, shuffle=False, flip=False,
                                  target_noise=0.0, deterministic=True, seed=config.seed,
-                                 repeat=True, cache=False)
+                                 repeat=True, cache=False, quiet=True)
       return next(iter(ds))
-    except UserInputError:
+    except (UserInputError, StopIteration, tf.errors.InvalidArgumentError):
       continue
   return None
 
@@ -206,24 +182,25 @@ def run(config: GANimationConfig, workdir):
     raise UserInputError("--data_dir is required: the GANimation dataset folder (imgs/, "
                          "aus_openface.pkl, train_ids.csv)")
   # Bad data fails before the run directory is created.
-  paths, _ = data_lib.load_index(config.data_dir, "train")
+  paths, _ = data_lib.load_index(config.data_dir, "train", strict=config.strict)
   strategy = make_strategy(config.strategy)
   # After the strategy: multi_worker needs TF_CONFIG before TensorFlow looks for GPUs.
   config = precision_lib.resolve_config(
-      config, precision_lib.recorded_precision(os.path.join(workdir, CONFIG_NAME)))
-  # Only the chief writes the run directory (the only worker without multi_worker).
-  if strategy.extended.should_checkpoint:
-    os.makedirs(workdir, exist_ok=True)
-    _check_previous_config(workdir, config)
-    image_io.atomic_write_bytes(os.path.join(workdir, CONFIG_NAME),
-                                config_lib.to_json(config).encode("utf-8"))
-  previous_policy = keras.mixed_precision.global_policy()
-  keras.mixed_precision.set_global_policy(config.precision)
-  try:
-    with distribute.output_dir(workdir, strategy) as out_dir:
-      return _train(config, workdir, out_dir, len(paths), strategy)
-  finally:
-    keras.mixed_precision.set_global_policy(previous_policy)
+      config, precision_lib.recorded_precision(os.path.join(workdir, rundir.CONFIG_NAME)))
+  # Only the chief writes (and locks) the run directory (the only worker without
+  # multi_worker); the others write scratch folders.
+  chief = strategy.extended.should_checkpoint
+  with (rundir.prepare(workdir, config, family="ganimation") if chief
+        else contextlib.nullcontext()) as run_dir:
+    if run_dir is not None:
+      run_dir.start()
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(config.precision)
+    try:
+      with distribute.output_dir(workdir, strategy) as out_dir:
+        return _train(config, workdir, out_dir, len(paths), strategy)
+    finally:
+      keras.mixed_precision.set_global_policy(previous_policy)
 
 
 def _train(config, workdir, out_dir, num_train, strategy):
@@ -248,10 +225,8 @@ def _train(config, workdir, out_dir, num_train, strategy):
   # (atomically), so a run killed mid-save resumes from the previous one.
   manager = tf.train.CheckpointManager(checkpoint, os.path.join(out_dir, CHECKPOINT_DIR),
                                        max_to_keep=2)
-  # Every worker resumes from the chief's checkpoint.
-  latest = tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINT_DIR))
-  if latest:
-    checkpoint.restore(latest).assert_existing_objects_matched()
+  # Every worker resumes from the chief's checkpoint: the newest that reads.
+  if checkpointing.restore_newest(checkpoint, os.path.join(workdir, CHECKPOINT_DIR)):
     image_io.notice(f"resuming {workdir} at iteration {int(iteration.numpy())} of {total}")
   start = int(iteration.numpy())
   if config.strategy == "multi_worker":
@@ -268,7 +243,8 @@ def _train(config, workdir, out_dir, num_train, strategy):
     return data_lib.make_dataset(config.data_dir, split="train", image_size=config.image_size,
                                  batch_size=batch_size, shuffle=True, flip=config.flip,
                                  target_noise=config.target_noise,
-                                 deterministic=config.deterministic, seed=seed, repeat=True)
+                                 deterministic=config.deterministic, seed=seed, repeat=True,
+                                 strict=config.strict, quiet=True)
 
   # A resumed run draws fresh batches rather than replaying the first ones.
   if config.strategy == "multi_worker":
@@ -297,7 +273,7 @@ def _train(config, workdir, out_dir, num_train, strategy):
     while it < total:
       train_g = (it + 1) % config.critic_steps == 0
       try:
-        step_logs = (full_fn if train_g else critic_fn)(next(batches))
+        step_logs = (full_fn if train_g else critic_fn)(_next_batch(batches, config))
       except (tf.errors.UnavailableError, tf.errors.CancelledError) as e:
         if config.strategy != "multi_worker":
           raise
@@ -348,6 +324,20 @@ def _check_same_start(strategy, start, workdir):
         f"the workers found different checkpoints in {workdir} (iterations {starts}): "
         "--workdir must be one folder that every worker reads at the same path "
         "(a shared filesystem)")
+
+
+def _next_batch(batches, config):
+  """The next training batch; images TensorFlow cannot decode end in a UserInputError."""
+  try:
+    return next(batches)
+  except StopIteration:  # every image was dropped by the pipeline's ignore_errors
+    raise UserInputError(f"--data_dir={config.data_dir}: no training image could be "
+                         "decoded; expected JPEG or PNG faces") from None
+  except tf.errors.InvalidArgumentError as e:  # --strict: no ignore_errors
+    reason = str(e.message).splitlines()[0]
+    raise UserInputError(f"--data_dir={config.data_dir}: a training image could not be "
+                         f"decoded ({reason}); remove it, or train without --strict to "
+                         "skip such images") from None
 
 
 def _save_generator(generator, path):

@@ -11,6 +11,7 @@ Two solvers share one model (`tfsingan.gmface.model.GmNet`):
 
 import dataclasses
 
+from tfsingan.config import check_ranges
 from tfsingan.config import field
 from tfsingan.errors import UserInputError
 
@@ -32,40 +33,41 @@ class GmFaceConfig:
                          "relocation is then off and individual.npz holds the change "
                          "of every Gaussian (the individual characteristics).")
   num_gaussians: int = field(80, help="m, the number of Gaussians (6 parameters each in "
-                             "gray; the paper's best: 80).")
+                             "gray; the paper's best: 80).", low=1, high=100_000)
   image_size: int = field(120, help="Targets are resized to this height and width (the "
-                          "paper: 120); 0 keeps the image's own size.")
+                          "paper: 120); 0 keeps the image's own size.", low=0, high=8192)
   color: str = field("gray", help="gray: one weight per Gaussian (the paper); rgb: three.",
                      choices=COLORS)
   solver: str = field("lm", help="lm: Levenberg-Marquardt + relocation (fast); adam: "
                       "GmNet.train_step only.", choices=SOLVERS)
-  lm_iterations: int = field(2000, help="Levenberg-Marquardt iterations (solver lm).")
+  lm_iterations: int = field(2000, help="Levenberg-Marquardt iterations (solver lm).", low=0)
   relocate_every: int = field(80, help="LM iterations between relocations of the least "
-                              "useful Gaussians; 0 = never.")
-  relocate_count: int = field(4, help="Gaussians relocated each time.")
+                              "useful Gaussians; 0 = never.", low=0)
+  relocate_count: int = field(4, help="Gaussians relocated each time.", low=0)
   time_limit: float = field(0.0, help="Seconds of Levenberg-Marquardt at most (0 = no "
-                            "limit); the fit then stops with the best model so far.")
+                            "limit); the fit then stops with the best model so far.", low=0.0)
   iterations: int = field(0, help="GmNet.train_step iterations on the paper's loss (solver "
-                          "adam: the whole fit; solver lm: a polish after LM).")
+                          "adam: the whole fit; solver lm: a polish after LM).", low=0)
   batch_size: int = field(0, help="Pixels per train_step (the paper: 256); 0 = the full "
-                          "image.")
+                          "image.", low=0)
   learning_rate: float = field(0.01, help="Adam learning rate of the centres (weights x3, "
-                               "log-widths x10), cosine-decayed to 0 over --iterations.")
+                               "log-widths x10), cosine-decayed to 0 over --iterations.", above=0.0)
   alpha: float = field(0.01, help="Weight of the peak absolute error in the train_step "
-                       "loss (MSE + alpha x peak); LM minimises the MSE alone.")
+                       "loss (MSE + alpha x peak); LM minimises the MSE alone.", low=0.0)
   peak_loss: str = field("max", help="max: the paper's max |error| (gradient through the "
                          "worst pixel); smooth: log-sum-exp relaxation.",
                          choices=PEAK_LOSSES)
-  peak_tau: float = field(0.01, help="Temperature of the smooth peak loss.")
-  seed: int = field(0, help="Random seed (initial centres, relocation, pixel batches).")
+  peak_tau: float = field(0.01, help="Temperature of the smooth peak loss.", above=0.0)
+  seed: int = field(0, help="Random seed (initial centres, relocation, pixel batches).", low=0)
   jit_compile: bool = field(True, help="Compile train_step with XLA.")
-  checkpoint_every: int = field(200, help="Iterations between checkpoints.")
-  log_every: int = field(100, help="Iterations between log lines (0 = quiet).")
+  checkpoint_every: int = field(200, help="Iterations between checkpoints.", low=1)
+  log_every: int = field(100, help="Iterations between log lines (0 = quiet).", resume="execution", low=0)
 
   def __post_init__(self):
     if self.num_gaussians < 1:
       raise UserInputError(f"--num_gaussians={self.num_gaussians}: must be >= 1 (the "
                            "number of Gaussians; the paper's best is 80)")
+    check_ranges(self)
     if self.image and self.data_dir:
       raise UserInputError("--image and --data_dir both given; expected one target: an "
                            "image, or a folder for the common face")
@@ -74,16 +76,6 @@ class GmFaceConfig:
     for name, allowed in (("color", COLORS), ("solver", SOLVERS), ("peak_loss", PEAK_LOSSES)):
       if getattr(self, name) not in allowed:
         raise UserInputError(f"--{name}={getattr(self, name)}: expected one of {allowed}")
-    for name in ("lm_iterations", "relocate_every", "relocate_count", "iterations",
-                 "batch_size", "log_every"):
-      if getattr(self, name) < 0:
-        raise UserInputError(f"--{name}={getattr(self, name)}: must be >= 0")
-    for name in ("learning_rate", "peak_tau", "checkpoint_every"):
-      if not getattr(self, name) > 0:
-        raise UserInputError(f"--{name}={getattr(self, name)}: must be > 0")
-    for name in ("alpha", "time_limit"):
-      if not getattr(self, name) >= 0:
-        raise UserInputError(f"--{name}={getattr(self, name)}: must be >= 0")
     if self.solver == "adam" and self.iterations == 0:
       raise UserInputError("--solver=adam with --iterations=0 would not fit anything; "
                            "expected --iterations > 0")

@@ -103,8 +103,10 @@ def kmeans_centres(image, m, seed=0, grad_fraction=0.5, steps=20):
   lum = gray(image)[..., 0]
   gy, gx = np.gradient(cv2.GaussianBlur(lum, (0, 0), 1.0))
   mag = np.sqrt(gx * gx + gy * gy).ravel().astype(np.float64)
+  # A flat image has no edges: then every pixel is equally likely.
   p = (1.0 - grad_fraction) / mag.size + (
-      grad_fraction * mag / mag.sum() if mag.sum() > 0 else grad_fraction / mag.size)
+      grad_fraction * mag / mag.sum() if mag.sum() > 0 else np.full(mag.size, grad_fraction
+                                                                    / mag.size))
   p /= p.sum()
   rng = np.random.default_rng(seed)
   centres = x[rng.choice(len(x), m, replace=m > len(x), p=p)]

@@ -16,13 +16,15 @@ import time
 import cv2
 import numpy as np
 
-from tfsingan import config as config_lib
+from tfsingan.common import checkpointing
 from tfsingan.common import image_io
+from tfsingan.common import rundir
 from tfsingan.errors import UserInputError
 from tfsingan.gmface import fit
 from tfsingan.gmface.params import GmFaceParams
 from tfsingan.gmface.params import pixel_coords
 
+MIN_SIDE = 2  # the smallest target whose gradient (the k-means placement) exists
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -57,6 +59,10 @@ def load_targets(config):
                                         what="--data_dir", quiet=True),
                     config.image_size) for n in names]
     shapes = {im.shape for im in imgs}
+    small = [n for n, im in zip(names, imgs) if min(im.shape[:2]) < MIN_SIDE]
+    if small:
+      raise UserInputError(f"--data_dir: {small[0]} is smaller than {MIN_SIDE}x{MIN_SIDE} px; "
+                           f"use --image_size >= {MIN_SIDE} to resize the images")
     if len(shapes) > 1:
       raise UserInputError(f"--data_dir: images of different sizes {sorted(shapes)}; use "
                            "--image_size > 0 to resize them")
@@ -68,7 +74,12 @@ def load_targets(config):
     img = image_io.bundled_face()
     img = fit.gray(img) if c == 1 else img
     source = "bundled face (scikit-image astronaut)"
-  return _square(img, config.image_size)[None], source
+  target = _square(img, config.image_size)
+  if min(target.shape[:2]) < MIN_SIDE:
+    raise UserInputError(f"--image: {source} is {target.shape[1]}x{target.shape[0]} px; "
+                         f"expected at least {MIN_SIDE}x{MIN_SIDE} (or --image_size >= "
+                         f"{MIN_SIDE} to resize it)")
+  return target[None], source
 
 
 def _initial_params(config, target):
@@ -114,22 +125,6 @@ class _Checkpoint:
   def save(self, meta, **arrays):
     image_io.atomic_write_bytes(self.path, _npz_bytes(meta=np.array(json.dumps(meta)),
                                                       **arrays))
-
-
-def _check_config(workdir, config):
-  """Refuses a workdir that holds a run with other options; returns the JSON text."""
-  path = os.path.join(workdir, "config.json")
-  text = config_lib.to_json(config)
-  if os.path.exists(path):
-    with open(path, encoding="utf-8") as f:
-      old = json.load(f)
-    new = json.loads(text)
-    changed = sorted(k for k in set(old) | set(new)
-                     if old.get(k) != new.get(k) and k not in ("log_every",))
-    if changed:
-      raise UserInputError(f"--workdir={workdir} holds a run with other options "
-                           f"({', '.join(changed)}); use a new --workdir")
-  return text
 
 
 def _adam_phase(config, targets, params, ckpt, saved, log):
@@ -180,11 +175,14 @@ def _adam_phase(config, targets, params, ckpt, saved, log):
 
 def run(config, workdir, log=print):
   """Fits GmFace as configured; returns the metrics dict (also in metrics.json)."""
-  config_text = _check_config(workdir, config)
+  with rundir.prepare(workdir, config, family="gmface") as run_dir:
+    return _fit(config, workdir, log, run_dir)
+
+
+def _fit(config, workdir, log, run_dir):
   metrics_path = os.path.join(workdir, "metrics.json")
-  if os.path.exists(metrics_path):
-    with open(metrics_path, encoding="utf-8") as f:
-      metrics = json.load(f)
+  metrics = checkpointing.read_json(metrics_path)
+  if metrics is not None:
     if metrics.get("finished"):
       log(f"{workdir}: already fitted (psnr {metrics['psnr']:.2f} dB); not fitting again")
       return metrics
@@ -215,9 +213,7 @@ def run(config, workdir, log=print):
              if config.solver == "lm" and config.lm_iterations > 0 else None)
   init_params = _initial_params(config, target) if config.init_from else None
   # Written once the inputs are known to be good, so a typo does not claim the workdir.
-  os.makedirs(workdir, exist_ok=True)
-  image_io.atomic_write_bytes(os.path.join(workdir, "config.json"),
-                              (config_text + "\n").encode())
+  run_dir.start()
 
   if state is not None:
     def save_lm(s):

@@ -27,6 +27,7 @@ import time
 import cv2
 import numpy as np
 
+from tfsingan.config import check_ranges
 from tfsingan.config import field
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation.aus import AU_NAMES, NUM_AUS
@@ -38,26 +39,19 @@ CONFIG_NAME = "au_regressor.json"
 @dataclasses.dataclass(frozen=True)
 class AURegressorConfig:
   """Training options of the AU regressor."""
-  image_size: int = field(64, help="Side the faces are resized to.")
+  image_size: int = field(64, help="Side the faces are resized to.", low=16, high=1024)
   width: int = field(32, help="Channels of the first conv; doubled at each stride-2 conv, "
-                     "capped at 8x.")
-  epochs: int = field(40, help="Passes over the training split.")
-  batch_size: int = field(32, help="Batch size.")
-  learning_rate: float = field(1e-3, help="Adam learning rate (cosine decay to 0).")
-  seed: int = field(0, help="Seed of weights and data order.")
+                     "capped at 8x.", low=1, high=1024)
+  epochs: int = field(40, help="Passes over the training split.", low=1)
+  batch_size: int = field(32, help="Batch size.", low=1, high=4096)
+  learning_rate: float = field(1e-3, help="Adam learning rate (cosine decay to 0).", above=0.0)
+  seed: int = field(0, help="Seed of weights and data order.", low=0)
   augment: bool = field(False, help="Besides random flips, random shifts (1/16 of the "
                         "side) and brightness/contrast jitter (slows learning a lot).")
-  dropout: float = field(0.3, help="Dropout before the output layer.")
+  dropout: float = field(0.3, help="Dropout before the output layer.", low=0.0, below=1.0)
 
   def __post_init__(self):
-    if self.image_size < 16:
-      raise UserInputError(f"--image_size: {self.image_size}; expected >= 16")
-    if self.width < 1 or self.epochs < 1 or self.batch_size < 1:
-      raise UserInputError("--width, --epochs, --batch_size: expected positive integers")
-    if not 0.0 <= self.dropout < 1.0:
-      raise UserInputError(f"--dropout: {self.dropout}; expected a value in [0, 1)")
-    if not self.learning_rate > 0:
-      raise UserInputError(f"--learning_rate: {self.learning_rate}; expected > 0")
+    check_ranges(self)
 
 
 def build_regressor(config):
@@ -162,6 +156,12 @@ def train(config, data_dir, workdir, *, quiet=False):
     dict with "test_mae" (mean absolute AU error on the [0, 1] scale), "test_mae_per_au",
     "train_loss" (per epoch), "seconds".
   """
+  from tfsingan.common import rundir  # pylint: disable=import-outside-toplevel
+  with rundir.prepare(workdir, None, family="au_regressor") as run_dir:
+    return _train(config, data_dir, workdir, quiet, run_dir)
+
+
+def _train(config, data_dir, workdir, quiet, run_dir):
   import keras  # pylint: disable=import-outside-toplevel
   keras.utils.set_random_seed(config.seed)
   start = time.time()
@@ -202,6 +202,7 @@ def train(config, data_dir, workdir, *, quiet=False):
                   test_mae_per_au=dict(zip(AU_NAMES, map(float, per_au))),
                   test_mae_predict_mean=float(np.abs(y_train.mean(0) - y_test).mean()))
   result["seconds"] = time.time() - start
+  run_dir.start()
   save_regressor(model, config, workdir, result, data_dir)
   if not quiet:
     mae = result.get("test_mae")
@@ -253,26 +254,36 @@ def load_regressor(workdir):
   return model
 
 
-def _main():
-  from absl import app  # pylint: disable=import-outside-toplevel
+def define_flags():
+  """The command-line flags (defined only when run as a program: a library module
+  defines no flags on import)."""
   from absl import flags  # pylint: disable=import-outside-toplevel
   import tfsingan.flags  # pylint: disable=import-outside-toplevel
-  from tfsingan.errors import exit_on_user_error  # pylint: disable=import-outside-toplevel
-
   flags.DEFINE_string("data_dir", None, "AU-labelled dataset (synthetic or GANimation layout).")
   flags.DEFINE_string("workdir", None, "Folder for the weights and config.")
   tfsingan.flags.define_config_flags(AURegressorConfig)
 
+
+def main(argv):
+  """`python -m tfsingan.metrics.au_regressor`: options are checked before the paths."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  import tfsingan.flags  # pylint: disable=import-outside-toplevel
+  from tfsingan.errors import exit_on_user_error  # pylint: disable=import-outside-toplevel
+
   @exit_on_user_error
-  def main(argv):
+  def checked(argv):
     if len(argv) > 1:
       raise UserInputError(f"unexpected arguments {' '.join(argv[1:])}; use --flag=value")
+    config = tfsingan.flags.config_from_flags(AURegressorConfig)
     data_dir = tfsingan.flags.require(flags.FLAGS.data_dir, "data_dir", "the dataset folder")
     workdir = tfsingan.flags.require(flags.FLAGS.workdir, "workdir", "the output folder")
-    train(tfsingan.flags.config_from_flags(AURegressorConfig), data_dir, workdir)
+    train(config, data_dir, workdir)
 
-  app.run(main, flags_parser=tfsingan.flags.parse_flags_or_exit)
+  return checked(argv)
 
 
 if __name__ == "__main__":
-  _main()
+  from absl import app  # pylint: disable=g-import-not-at-top
+  import tfsingan.flags  # pylint: disable=g-import-not-at-top
+  define_flags()
+  app.run(main, flags_parser=tfsingan.flags.parse_flags_or_exit)

@@ -208,13 +208,19 @@ def super_resolve(model, sr_factor, image=None, seed=0):
   """
   image = _training_pyramid(model)[-1] if image is None else fit_to_training_size(image, model)
   sizes = sr_sizes(image.shape[:2], sr_factor)
+  if hasattr(model, "check_memory"):
+    model.check_memory(1, sizes[-1])
   rng = tf.random.Generator.from_seed(seed)
   noises = [generate.draw_noise(rng, 1, s, coarsest=False) for s in sizes]
   x = tf.constant((2.0 * image - 1.0)[None], tf.float32)
   k = len(sizes)
   out = generate.run_scales([model.generators[-1]] * k, [model.noise_amps[-1]] * k,
                             noises, sizes, prev=generate.upsample(x, sizes[0]))
-  return np.clip((out[0].numpy() + 1.0) / 2.0, 0.0, 1.0)
+  out = out[0].numpy()
+  if not np.all(np.isfinite(out)):
+    raise UserInputError("the super-resolved image holds NaN or infinite values: the run's "
+                         "finest weights or noise amplitude are damaged")
+  return np.clip((out + 1.0) / 2.0, 0.0, 1.0)
 
 
 def random_walk(z_opt, num_frames, rng, alpha=0.1, beta=0.9, single_channel=False):

@@ -3,6 +3,7 @@
 import dataclasses
 
 from tfsingan.common.precision import PRECISIONS
+from tfsingan.config import check_ranges
 from tfsingan.config import field
 from tfsingan.errors import UserInputError
 
@@ -15,29 +16,29 @@ class SinGANConfig:
 
   image: str = field("", help="Training image (PNG/JPEG). Empty: the bundled face.")
   # Pyramid.
-  max_size: int = field(250, help="Long side the image is resized to (at most).")
-  min_size: int = field(25, help="Short side of the coarsest scale.")
+  max_size: int = field(250, help="Long side the image is resized to (at most).", low=1, high=100_000)
+  min_size: int = field(25, help="Short side of the coarsest scale.", low=1, high=100_000)
   scale_factor: float = field(0.75, help="Nominal factor between scales; the real one is "
-                              "recomputed per image.")
+                              "recomputed per image.", above=0.0, below=1.0)
   # Networks.
-  base_channels: int = field(32, help="Width at the coarsest scales.")
-  max_channels: int = field(128, help="Largest width.")
-  double_every: int = field(4, help="Width doubles every this many scales.")
-  kernel_size: int = field(3, help="Convolution kernel size.")
-  num_layers: int = field(5, help="Convolutions per network (head, body, tail).")
+  base_channels: int = field(32, help="Width at the coarsest scales.", low=1, high=1024)
+  max_channels: int = field(128, help="Largest width.", low=1, high=1024)
+  double_every: int = field(4, help="Width doubles every this many scales.", low=1)
+  kernel_size: int = field(3, help="Convolution kernel size.", low=1, high=15)
+  num_layers: int = field(5, help="Convolutions per network (head, body, tail).", low=3, high=64)
   # Training.
-  iterations: int = field(2000, help="Iterations per scale.")
-  d_steps: int = field(3, help="Critic steps per iteration.")
-  g_steps: int = field(3, help="Generator steps per iteration.")
-  learning_rate: float = field(5e-4, help="Adam learning rate for G and D.")
-  beta1: float = field(0.5, help="Adam beta1.")
-  beta2: float = field(0.999, help="Adam beta2.")
-  lr_decay_at: int = field(1600, help="Iteration at which the learning rates drop.")
-  lr_decay: float = field(0.1, help="Factor of the learning-rate drop.")
-  lambda_gp: float = field(0.1, help="Gradient-penalty weight.")
-  alpha: float = field(10.0, help="Reconstruction-loss weight (100 for super-resolution).")
+  iterations: int = field(2000, help="Iterations per scale.", low=1)
+  d_steps: int = field(3, help="Critic steps per iteration.", low=1)
+  g_steps: int = field(3, help="Generator steps per iteration.", low=1)
+  learning_rate: float = field(5e-4, help="Adam learning rate for G and D.", above=0.0)
+  beta1: float = field(0.5, help="Adam beta1.", low=0.0, below=1.0)
+  beta2: float = field(0.999, help="Adam beta2.", low=0.0, below=1.0)
+  lr_decay_at: int = field(1600, help="Iteration at which the learning rates drop.", low=0)
+  lr_decay: float = field(0.1, help="Factor of the learning-rate drop.", above=0.0)
+  lambda_gp: float = field(0.1, help="Gradient-penalty weight.", low=0.0)
+  alpha: float = field(10.0, help="Reconstruction-loss weight (100 for super-resolution).", low=0.0)
   noise_amp: float = field(0.1, help="Noise std at scale n = noise_amp x RMSE of the "
-                           "upsampled reconstruction.")
+                           "upsampled reconstruction.", above=0.0)
   init_from_previous: bool = field(True, help="Start a scale from the previous scale's "
                                    "weights when the width did not change.")
   coarsest_rec_noise: str = field(
@@ -49,44 +50,29 @@ class SinGANConfig:
   precision: str = field("auto", help="Compute precision; auto: mixed_bfloat16 on CPUs with "
                          "AVX512_BF16/AMX, mixed_float16 on GPUs >= 7.0, else float32.",
                          choices=PRECISIONS)
-  jit_compile: bool = field(False, help="Compile the train step with XLA.")
-  seed: int = field(0, help="Random seed (weights, noise).")
-  checkpoint_every: int = field(200, help="Mid-scale checkpoint interval (iterations).")
-  log_every: int = field(50, help="TensorBoard scalar interval (iterations).")
-  image_every: int = field(500, help="TensorBoard image interval (iterations).")
+  jit_compile: bool = field(False, help="Compile the train step with XLA.", resume="execution")
+  seed: int = field(0, help="Random seed (weights, noise).", low=0)
+  checkpoint_every: int = field(200, help="Mid-scale checkpoint interval (iterations).",
+                                resume="execution", low=1)
+  log_every: int = field(50, help="TensorBoard scalar interval (iterations).",
+                         resume="execution", low=1)
+  image_every: int = field(500, help="TensorBoard image interval (iterations).",
+                           resume="execution", low=1)
   gen_start_scale: int = field(0, help="Default start scale for samples (0 = coarsest; "
-                               "k = the paper's N-k).")
+                               "k = the paper's N-k).", resume="execution", low=0)
 
   def __post_init__(self):
-    positive = ("max_size", "min_size", "base_channels", "max_channels", "double_every",
-                "kernel_size", "iterations", "d_steps", "g_steps", "checkpoint_every",
-                "log_every", "image_every")
-    for name in positive:
-      if getattr(self, name) < 1:
-        raise UserInputError(f"--{name}={getattr(self, name)}: expected a positive integer")
-    if self.num_layers < 3:
-      raise UserInputError(f"--num_layers={self.num_layers}: expected at least 3 "
-                           "(head, body, tail)")
+    check_ranges(self)
     if self.kernel_size % 2 == 0:
       raise UserInputError(f"--kernel_size={self.kernel_size}: expected an odd size")
     if self.min_size > self.max_size:
       raise UserInputError(f"--min_size={self.min_size} is larger than "
                            f"--max_size={self.max_size}")
-    if not 0.0 < self.scale_factor < 1.0:
-      raise UserInputError(f"--scale_factor={self.scale_factor}: expected a value in (0, 1)")
-    for name in ("learning_rate", "noise_amp"):
-      if not getattr(self, name) > 0.0:
-        raise UserInputError(f"--{name}={getattr(self, name)}: expected a positive number")
-    for name in ("lambda_gp", "alpha"):
-      if not getattr(self, name) >= 0.0:
-        raise UserInputError(f"--{name}={getattr(self, name)}: expected a number >= 0")
     if self.precision not in PRECISIONS:
       raise UserInputError(f"--precision={self.precision}: expected one of {PRECISIONS}")
     if self.coarsest_rec_noise not in COARSEST_REC_NOISE:
       raise UserInputError(f"--coarsest_rec_noise={self.coarsest_rec_noise}: expected one "
                            f"of {COARSEST_REC_NOISE}")
-    if self.gen_start_scale < 0:
-      raise UserInputError(f"--gen_start_scale={self.gen_start_scale}: expected >= 0")
 
   @property
   def padding(self):

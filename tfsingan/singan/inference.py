@@ -9,9 +9,11 @@ import numpy as np
 import tensorflow as tf
 
 from tfsingan import config as config_lib
-from tfsingan.common import checkpointing
+from tfsingan.common import resources
+from tfsingan.common import rundir
 from tfsingan.errors import UserInputError
 from tfsingan.singan import generate
+from tfsingan.singan import run_files
 from tfsingan.singan import scales
 from tfsingan.singan.config import SinGANConfig
 from tfsingan.singan.networks import SinGANGenerator
@@ -49,16 +51,11 @@ class TrainedSinGAN:
   @classmethod
   def load(cls, workdir, num_scales=None):
     """Loads the finished scales of a run (all of them, or the first `num_scales`)."""
-    state = checkpointing.read_json(os.path.join(workdir, "state.json"))
-    cfg_path = os.path.join(workdir, "config.json")
-    if state is None or not os.path.exists(cfg_path):
-      raise UserInputError(f"--workdir={workdir} holds no SinGAN run "
-                           "(no state.json / config.json); train one with tfsingan.train")
-    with open(cfg_path, encoding="utf-8") as f:
-      config = config_lib.from_json(SinGANConfig, f.read())
-    finished = state["finished_scales"]
-    if finished == 0:
+    config = config_lib.from_dict(SinGANConfig, rundir.check_family(workdir, "singan"))
+    state = run_files.read_state(workdir)
+    if state is None or state["finished_scales"] == 0:
       raise UserInputError(f"--workdir={workdir}: no scale has finished training yet")
+    finished = state["finished_scales"]
     if num_scales is not None:
       finished = min(finished, num_scales)
     generators = []
@@ -66,14 +63,13 @@ class TrainedSinGAN:
       gen = SinGANGenerator(state["channels"][n], config.kernel_size, config.num_layers,
                             name=f"generator_{n}")
       gen.build(((None, None, None, 3), (None, None, None, 3)))
-      gen.load_weights(os.path.join(workdir, "scales", f"{n:02d}", "generator.weights.h5"))
+      run_files.load_weights(gen, workdir, n)
       generators.append(gen)
-    reals = None
-    reals_path = os.path.join(workdir, "pyramid", "reals.npz")
-    if os.path.exists(reals_path):
-      with np.load(reals_path) as data:
-        reals = [data[f"scale_{n:02d}"] for n in range(len(data.files))]
-    z_rec = np.load(os.path.join(workdir, "z_rec.npy"))
+    reals = run_files.read_reals(workdir)
+    z_rec = run_files.read_z_rec(workdir, state["sizes"][0])
+    if z_rec is None:
+      raise UserInputError(f"--workdir={workdir}: {run_files.Z_REC} is missing; every scale "
+                           "depends on it: start again in a new --workdir")
     return cls(generators, state["noise_amps"][:finished], state["sizes"], z_rec, reals,
                config)
 
@@ -119,6 +115,7 @@ class TrainedSinGAN:
     if not (scale_h > 0 and scale_w > 0):
       raise UserInputError(f"--scale_h/--scale_w must be positive, got {scale_h}, {scale_w}")
     sizes = scales.scaled_sizes(self.sizes[:self.num_scales], scale_h, scale_w)
+    self.check_memory(num, sizes[-1], batch_size)
     if prev is None and start_scale > 0:
       prev = self.reconstructions()[start_scale - 1]
     if prev is not None:
@@ -131,7 +128,21 @@ class TrainedSinGAN:
       p = (tf.zeros([b, *sizes[start_scale], 3]) if prev is None else
            tf.repeat(prev, b, axis=0))
       out.append(run(noises, p).numpy())
-    return np.clip((np.concatenate(out) + 1.0) / 2.0, 0.0, 1.0)
+    out = np.concatenate(out)
+    if not np.all(np.isfinite(out)):
+      raise UserInputError("the generated samples hold NaN or infinite values: the run's "
+                           "weights, noise amplitudes (state.json) or z_rec.npy are damaged; "
+                           "train again in a new --workdir")
+    return np.clip((out + 1.0) / 2.0, 0.0, 1.0)
+
+  def check_memory(self, num, size, batch_size=8):
+    """Refuses `num` samples of `size` (h, w) that this machine cannot hold: the
+    outputs plus, per batch, about 4 live activations of the widest network."""
+    h, w = size
+    width = max(g.channels for g in self.generators)
+    need = 4 * h * w * (3 * num + 4 * min(num, batch_size) * width)
+    resources.check_fits(need, f"{num} sample(s) of {w}x{h} px ({width} channels inside)",
+                         "lower --scale_h/--scale_w (or --sr_factor) or --num_samples")
 
   def _sample_noise(self, seed, indices, sizes, start):
     """Noise of each sample from its own (seed, index) stream, so sample i is the

@@ -1,16 +1,17 @@
 """Trains a SinGAN pyramid scale by scale, resumably (Shaham et al., ICCV 2019).
 
 Run directory:
-  config.json            the resolved SinGANConfig
+  config.json            the resolved SinGANConfig and "model": "singan"
   pyramid/reals.npz      the training pyramid (float32 in [0, 1]), and one PNG a scale
   z_rec.npy              the fixed reconstruction noise z* of the coarsest scale
   scales/NN/             generator.weights.h5, critic.weights.h5 of each finished scale
   state.json             finished scales, their sizes, widths and noise amplitudes
   checkpoints/           the latest mid-scale checkpoint (networks, optimizers, RNG)
   tb/                    TensorBoard: losses per scale, reconstructions, samples
+The folder is checked, created and locked by `tfsingan.common.rundir.prepare`; the
+files of the pyramid are read and written by `tfsingan.singan.run_files`.
 """
 
-import dataclasses
 import math
 import os
 import time
@@ -18,48 +19,20 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from tfsingan import config as config_lib
 from tfsingan.common import checkpointing
 from tfsingan.common import image_io
 from tfsingan.common import precision as precision_lib
+from tfsingan.common import rundir
 from tfsingan.common.progress import Progress
 from tfsingan.common.progress import format_seconds
 from tfsingan.common.resize import imresize_np
 from tfsingan.errors import UserInputError
 from tfsingan.singan import generate
+from tfsingan.singan import run_files
 from tfsingan.singan import scales
 from tfsingan.singan.config import SinGANConfig
 from tfsingan.singan.model import SinGANScale
 from tfsingan.singan.networks import build_scale_networks
-
-# Settings that only change how a run executes or logs; a resumed run may change them.
-EXECUTION_FIELDS = frozenset({"checkpoint_every", "log_every", "image_every", "jit_compile",
-                              "gen_start_scale"})
-
-
-def prepare_workdir(workdir, config):
-  """Creates the run directory, refuses one that holds a different run, writes config.json."""
-  try:
-    os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, ".write-test")
-    with open(probe, "wb"):
-      pass
-    os.remove(probe)
-  except OSError as e:
-    raise UserInputError(f"--workdir={workdir} is not writable ({e.strerror})")
-  path = os.path.join(workdir, "config.json")
-  if os.path.exists(path):
-    with open(path, encoding="utf-8") as f:
-      old = config_lib.from_json(type(config), f.read())
-    diffs = [f"{f.name}: {getattr(config, f.name)!r} here, {getattr(old, f.name)!r} in the run"
-             for f in dataclasses.fields(config)
-             if f.name not in EXECUTION_FIELDS and getattr(config, f.name) != getattr(old, f.name)]
-    if diffs:
-      raise UserInputError(f"--workdir={workdir} holds a run with other settings ("
-                           + "; ".join(diffs) + "); resume with the same flags or use a new "
-                           "--workdir")
-  image_io.atomic_write_bytes(path, (config_lib.to_json(config) + "\n").encode())
-
 
 def load_training_image(config):
   """The training image as float32 RGB in [0, 1] (the bundled face if none given)."""
@@ -89,8 +62,8 @@ class _RunState:
   """state.json: what has finished. Written after a scale's weights are in place."""
 
   def __init__(self, workdir):
-    self.path = os.path.join(workdir, "state.json")
-    self.data = checkpointing.read_json(self.path, default=None) or {
+    self.path = os.path.join(workdir, run_files.STATE)
+    self.data = run_files.read_state(workdir) or {
         "finished_scales": 0, "noise_amps": [], "channels": [], "sizes": [],
         "scale_factor": None}
 
@@ -105,41 +78,60 @@ class _RunState:
     self.data["finished_scales"] += 1
     checkpointing.write_json(self.path, self.data)
 
+  def roll_back(self, n):
+    """Marks scales n.. unfinished (their weights are damaged or depend on damaged ones)."""
+    for key in ("noise_amps", "channels", "seconds_per_iter"):
+      if key in self.data:
+        self.data[key] = self.data[key][:n]
+    self.data["finished_scales"] = n
+    checkpointing.write_json(self.path, self.data)
 
-def _scale_dir(workdir, n):
-  return os.path.join(workdir, "scales", f"{n:02d}")
 
-
-def _load_or_make_pyramid(workdir, config, state):
-  path = os.path.join(workdir, "pyramid", "reals.npz")
-  if os.path.exists(path):
-    with np.load(path) as data:
-      reals = [data[f"scale_{n:02d}"] for n in range(len(data.files))]
-    return reals
-  image = load_training_image(config)
-  pyr, reals = build_pyramid(image, config)
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  for n, real in enumerate(reals):
-    image_io.save_image(os.path.join(workdir, "pyramid", f"real_{n:02d}.png"), real)
-  tmp = path + ".tmp.npz"
-  np.savez(tmp, **{f"scale_{n:02d}": r for n, r in enumerate(reals)})
-  os.replace(tmp, path)
+def _pyramid(workdir, config, state):
+  """(reals, new): the run's pyramid, or a new one built from --image (not yet written)."""
+  reals = run_files.read_reals(workdir)
+  if reals is not None and state.data["sizes"]:
+    return reals, False
+  pyr, reals = build_pyramid(load_training_image(config), config)
   state.data["sizes"] = [list(s) for s in pyr.sizes]
   state.data["scale_factor"] = pyr.scale_factor
+  return reals, True
+
+
+def _write_pyramid(workdir, reals, state):
+  for n, real in enumerate(reals):
+    image_io.save_image(os.path.join(workdir, "pyramid", f"real_{n:02d}.png"), real)
+  run_files.write_reals(workdir, reals)
   checkpointing.write_json(state.path, state.data)
-  return reals
 
 
 def _load_or_make_z_rec(workdir, size, seed):
-  path = os.path.join(workdir, "z_rec.npy")
-  if os.path.exists(path):
-    return np.load(path)
+  z = run_files.read_z_rec(workdir, size)
+  if z is not None:
+    return z
   rng = np.random.default_rng(seed)
   z = np.repeat(rng.standard_normal((size[0], size[1], 1)).astype(np.float32), 3, axis=2)
-  tmp = path + ".tmp.npy"
-  np.save(tmp, z)
-  os.replace(tmp, path)
+  run_files.write_z_rec(workdir, z)
   return z
+
+
+def _load_finished(workdir, config, state, widths):
+  """The finished scales' (generators, last critic); a damaged scale is trained again."""
+  generators, critic = [], None
+  for n in range(state.finished):
+    gen, critic_n = build_scale_networks(widths[n], config)
+    try:
+      run_files.load_weights(gen, workdir, n, "generator")
+      run_files.load_weights(critic_n, workdir, n, "critic")
+    except run_files.DamagedScale as e:
+      kept = f" (scales 0..{n - 1} kept)" if n else ""
+      image_io.notice(f"{e.problem}; training scales {n}..{len(widths) - 1} again{kept}")
+      state.roll_back(n)
+      checkpointing.PointerCheckpoint(os.path.join(workdir, "checkpoints")).clear()
+      break
+    generators.append(gen)
+    critic = critic_n
+  return generators, critic
 
 
 def reconstruction_prev(generators, noise_amps, z_rec, sizes, n):
@@ -243,30 +235,28 @@ def run(config: SinGANConfig, workdir: str):
   """Trains (or resumes, or finds finished) the SinGAN run in `workdir`."""
   config = precision_lib.resolve_config(
       config, precision_lib.recorded_precision(os.path.join(workdir, "config.json")))
-  prepare_workdir(workdir, config)
-  state = _RunState(workdir)
-  reals = _load_or_make_pyramid(workdir, config, state)
+  with rundir.prepare(workdir, config, family="singan") as run_dir:
+    state = _RunState(workdir)
+    reals, new = _pyramid(workdir, config, state)  # the image is checked before any write
+    run_dir.start()
+    if new:
+      _write_pyramid(workdir, reals, state)
+    return _train(config, workdir, state, reals)
+
+
+def _train(config, workdir, state, reals):
   sizes = [tuple(s) for s in state.data["sizes"]]
   num_scales = len(sizes)
   widths = [scales.channels_at(n, config.base_channels, config.max_channels,
                                config.double_every) for n in range(num_scales)]
+  z_rec = _load_or_make_z_rec(workdir, sizes[0], config.seed)
+  generators, critic_prev = _load_finished(workdir, config, state, widths)
   if state.finished >= num_scales:
     print(f"run in {workdir} is already trained ({num_scales} scales); nothing to do")
     return state.data
-  z_rec = _load_or_make_z_rec(workdir, sizes[0], config.seed)
   print(f"SinGAN: {num_scales} scales, factor {state.data['scale_factor']:.4f}, sizes "
-        f"{sizes[0][1]}x{sizes[0][0]} .. {sizes[-1][1]}x{sizes[-1][0]}; resuming at scale "
-        f"{state.finished}" if state.finished else
-        f"SinGAN: {num_scales} scales, factor {state.data['scale_factor']:.4f}, sizes "
-        f"{sizes[0][1]}x{sizes[0][0]} .. {sizes[-1][1]}x{sizes[-1][0]}")
-
-  generators, critic_prev = [], None
-  for n in range(state.finished):  # rebuild the finished (frozen) scales
-    gen, critic = build_scale_networks(widths[n], config)
-    gen.load_weights(os.path.join(_scale_dir(workdir, n), "generator.weights.h5"))
-    critic.load_weights(os.path.join(_scale_dir(workdir, n), "critic.weights.h5"))
-    generators.append(gen)
-    critic_prev = critic
+        f"{sizes[0][1]}x{sizes[0][0]} .. {sizes[-1][1]}x{sizes[-1][0]}"
+        + (f"; resuming at scale {state.finished}" if state.finished else ""))
   noise_amps = list(state.data["noise_amps"])
   writer = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
   eta = RunEta(scales.iteration_work(sizes, widths), config.iterations,
@@ -281,7 +271,7 @@ def run(config: SinGANConfig, workdir: str):
     critic_prev = critic
   print(f"finished {num_scales} scales in {format_seconds(time.monotonic() - t_start)}; "
         f"sample with: python -m tfsingan.sample --workdir={workdir}")
-  return state.data
+  return run_files.read_state(workdir)
 
 
 def _train_scale(n, config, workdir, reals, sizes, widths, generators, noise_amps,
@@ -335,9 +325,8 @@ def _train_scale(n, config, workdir, reals, sizes, widths, generators, noise_amp
       extra = f"rec {float(logs['rec_loss']):.4f} {extra}"
     progress.update(done, extra)
   seconds_per_iter = eta.finish_scale(time.monotonic())
-  folder = _scale_dir(workdir, n)
-  checkpointing.save_weights(gen, os.path.join(folder, "generator.weights.h5"))
-  checkpointing.save_weights(critic, os.path.join(folder, "critic.weights.h5"))
+  checkpointing.save_weights(gen, run_files.weights_path(workdir, n, "generator"))
+  checkpointing.save_weights(critic, run_files.weights_path(workdir, n, "critic"))
   noise_amps.append(noise_amp)
   _RunState(workdir).finish_scale(noise_amp, widths[n], seconds_per_iter)
   ckpt.clear()

@@ -6,6 +6,7 @@ The SinGAN that regenerates the expression images has its own options,
 
 import dataclasses
 
+from tfsingan.config import check_ranges
 from tfsingan.config import field
 from tfsingan.errors import UserInputError
 from tfsingan.faces import alignment
@@ -38,7 +39,8 @@ class SinGANimationConfig:
                    "the largest face and align it).")
   margin: float = field(alignment.DEFAULT_MARGIN, help="Margin of the alignment template "
                         "(fraction of the ArcFace crop on each side); keep the one of the "
-                        "GANimation's training crops (python -m tfsingan.prepare).")
+                        "GANimation's training crops (python -m tfsingan.prepare).", low=0.0,
+                        high=10.0)
   source_aus: str = field("", help="AUs of the photo's own expression, e.g. AU12:0.4, or "
                           "`auto` (read off the face by the AU reader of tfsingan.faces); "
                           "default: all zeros = neutral. Sweeps and interpolations start "
@@ -53,19 +55,19 @@ class SinGANimationConfig:
   emotions: str = field("all", help="Emotion presets (happy, sad, surprise, fear, anger, "
                         "disgust; comma-separated, `all`, or empty: none).")
   interpolate_steps: int = field(4, help="Expressions strictly between the source and each "
-                                 "emotion, alpha = i / (steps + 1) (0: none).")
-  variants: int = field(8, help="SinGAN variants (M) of each expression.")
+                                 "emotion, alpha = i / (steps + 1) (0: none).", low=0, high=1000)
+  variants: int = field(8, help="SinGAN variants (M) of each expression.", low=1)
   start_scale: int = field(1, help="SinGAN scale the expression image is injected at: "
-                           "1 = the paper's N-1, 2 = N-2 (more faithful, less varied).")
+                           "1 = the paper's N-1, 2 = N-2 (more faithful, less varied).", low=1)
   singan_mode: str = field("shared", help="shared: one SinGAN trained on the photo "
                            "regenerates every expression; per_expression: one SinGAN per "
                            "expression image (slower, as in the thesis).",
                            choices=SINGAN_MODES)
   singan_workdir: str = field("", help="shared mode: the SinGAN run directory (trained "
                               "there if needed; default OUT/singan).")
-  seed: int = field(0, help="Seed of the SinGAN variants (and of SinGAN training).")
+  seed: int = field(0, help="Seed of the SinGAN variants (and of SinGAN training).", low=0)
   stop_after: int = field(0, help="Stop after writing this many new images (0: never); the "
-                          "same command continues.")
+                          "same command continues.", resume="execution", low=0)
 
   def __post_init__(self):
     alignment.template(self.margin)  # checks --margin
@@ -73,12 +75,7 @@ class SinGANimationConfig:
         and self.editor != "warp"):
       raise UserInputError("--face_landmarker is the AU reader's model, for --source_aus=auto "
                            "and --editor=warp")
-    for name in ("variants", "start_scale"):
-      if getattr(self, name) < 1:
-        raise UserInputError(f"--{name}={getattr(self, name)}: expected a positive integer")
-    for name in ("interpolate_steps", "stop_after"):
-      if getattr(self, name) < 0:
-        raise UserInputError(f"--{name}={getattr(self, name)}: expected an integer >= 0")
+    check_ranges(self)
     if self.editor not in EDITORS:
       raise UserInputError(f"--editor={self.editor}: expected one of {', '.join(EDITORS)}")
     if self.singan_mode not in SINGAN_MODES:

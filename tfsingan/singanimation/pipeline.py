@@ -26,6 +26,7 @@ import numpy as np
 
 from tfsingan.common import checkpointing
 from tfsingan.common import image_io
+from tfsingan.common import rundir
 from tfsingan.common.progress import Progress
 from tfsingan.errors import UserInputError
 from tfsingan.faces import landmarker
@@ -39,6 +40,7 @@ from tfsingan.singanimation import manifest as manifest_lib
 STATE = "singanimation.json"
 CONTACT_SHEET = "contact_sheet.png"
 BUNDLED = "bundled:astronaut"  # source_photo of the bundled face
+FAMILY = "singanimation"
 
 
 def expression_file(name):
@@ -59,28 +61,22 @@ def load_photo(config):
 
 def job_settings(config, singan_config, photo):
   """What a job's outputs depend on: both configs (less execution options), the photo."""
-  from tfsingan.singan import trainer  # pylint: disable=import-outside-toplevel
   return {
-      "config": {k: v for k, v in dataclasses.asdict(config).items()
-                 if k not in config_mod.EXECUTION_FIELDS},
-      "singan": {k: v for k, v in dataclasses.asdict(singan_config).items()
-                 if k not in trainer.EXECUTION_FIELDS},
+      "model": FAMILY,
+      "config": rundir.settings(config),
+      "singan": rundir.settings(singan_config),
       "photo_sha256": hashlib.sha256(image_io.to_uint8(photo).tobytes()).hexdigest(),
   }
 
 
-def prepare_out(out, settings):
-  """Creates `out`, refuses one holding a job with other settings; returns the state."""
-  try:
-    os.makedirs(out, exist_ok=True)
-  except OSError as e:
-    raise UserInputError(f"--out={out}: cannot create the folder ({e.strerror})") from None
-  path = os.path.join(out, STATE)
-  state = checkpointing.read_json(path)
+def check_out(out, settings):
+  """The job state in `out` (None for a new job); refuses a job with other settings.
+
+  Only reads: `out` is written after every input was checked (see `run`).
+  """
+  state = checkpointing.read_json(os.path.join(out, STATE))
   if state is None:
-    state = dict(settings)
-    checkpointing.write_json(path, state)
-    return state
+    return None
   diffs = []
   for group in ("config", "singan"):
     old = state.get(group, {})
@@ -91,6 +87,16 @@ def prepare_out(out, settings):
   if diffs:
     raise UserInputError(f"--out={out} holds a job with other settings (" + "; ".join(diffs)
                          + "); re-run with the same flags or use a new --out")
+  return state
+
+
+def start_job(out, settings, state, face=None):
+  """Writes the job state of a new job (the first write into `out`); returns it."""
+  if state is None or face is not None:
+    state = dict(state or settings)
+    if face is not None:
+      state["face"] = face.to_json()
+    checkpointing.write_json(os.path.join(out, STATE), state)
   return state
 
 
@@ -236,13 +242,47 @@ def run(config, singan_config, out):
     dict: "new" (images written now), "total" (images of the job), "stopped"
     (True when --stop_after ended the job early).
   """
-  photo, source_photo = load_photo(config)
-  plan = expressions_lib.plan_expressions(config)
-  check_start_scale(photo, singan_config, config.start_scale)
-  auto = config.source_aus.strip().lower() == config_mod.AUTO
-  if auto:
-    landmarker.find_task_file(config.face_landmarker or None)  # fails before any work
-  state = prepare_out(out, job_settings(config, singan_config, photo))
+  with rundir.prepare(out, None, family=FAMILY, flag="--out") as run_dir:
+    photo, source_photo = load_photo(config)
+    plan = expressions_lib.plan_expressions(config)
+    check_start_scale(photo, singan_config, config.start_scale)
+    auto = config.source_aus.strip().lower() == config_mod.AUTO
+    if auto:
+      landmarker.find_task_file(config.face_landmarker or None)  # fails before any work
+    settings = job_settings(config, singan_config, photo)
+    state = check_out(out, settings)
+    # Every input is checked before the job state claims `out` and SinGAN trains.
+    first_face = _first_face(config, photo, plan, state, auto)
+    _check_runs(config, singan_config, out)
+    run_dir.start()
+    state = start_job(out, settings, state, first_face)
+    return _make(config, singan_config, out, photo, source_photo, plan, state, auto)
+
+
+def _first_face(config, photo, plan, state, auto):
+  """The face a new job edits (found before anything is written: a bad --box or a
+  photo without a face fails first); None when the job knows it or needs none."""
+  if state and ("face" in state or "box" in state):
+    return None
+  if not auto and (config.editor != "ganimation" or all(e.name == "source" for e in plan)):
+    return None
+  face = faces.find_faces(photo, config.box, what=config.image or "the bundled face")[0]
+  print(face.describe(), flush=True)
+  return face
+
+
+def _check_runs(config, singan_config, out):
+  """The GANimation run is one; the shared SinGAN run directory, if any, holds this run."""
+  if config.editor == "ganimation" and config.ganimation_workdir:
+    rundir.check_family(config.ganimation_workdir, "ganimation", "--ganimation_workdir")
+  if config.singan_mode == "shared":
+    flag = "--singan_workdir" if config.singan_workdir else "--out"
+    workdir = config.singan_workdir or os.path.join(out, "singan")
+    rundir.check_run(workdir, dataclasses.replace(singan_config, image=config.image),
+                     "singan", flag)
+
+
+def _make(config, singan_config, out, photo, source_photo, plan, state, auto):
   face = _Face(config, photo, state, out)
   spec = None
   if auto:

@@ -16,17 +16,17 @@ import tfsingan.flags
 from tfsingan.errors import UserInputError, exit_on_user_error
 
 _OUT = flags.DEFINE_string("out", None, "Output folder (created; files in it are replaced).")
-_NUM = flags.DEFINE_integer("num", 2000, "Number of images.")
-_SIZE = flags.DEFINE_integer("size", 128, "Image side in pixels.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed: the same seed writes the same bytes.")
+_NUM = flags.DEFINE_integer("num", 2000, "Number of images.", lower_bound=1, upper_bound=10_000_000)
+_SIZE = flags.DEFINE_integer("size", 128, "Image side in pixels.", lower_bound=16, upper_bound=4096)
+_SEED = flags.DEFINE_integer("seed", 0, "Seed: the same seed writes the same bytes.", lower_bound=0)
 _TEST_FRACTION = flags.DEFINE_float("test_fraction", 0.1,
-                                    "Fraction of identities held out as the test split.")
+                                    "Fraction of identities held out as the test split.", lower_bound=0.0, upper_bound=1.0)
 _PER_IDENTITY = flags.DEFINE_integer("images_per_identity", 5,
-                                     "Images (different AUs) per identity.")
+                                     "Images (different AUs) per identity.", lower_bound=1)
 _FORMAT = flags.DEFINE_enum("format", "jpg", ["jpg", "png"],
                             "jpg (quality 95, like real face datasets) or png (lossless).")
 _WORKERS = flags.DEFINE_integer("workers", 0, "Processes (0 = number of CPUs, at most 8; "
-                                 "procedural renderer).")
+                                 "procedural renderer).", lower_bound=0, upper_bound=256)
 _RENDERER = flags.DEFINE_enum("renderer", "procedural", ["procedural", "warp"],
                               "procedural faces, or warps of the real photos in --photos.")
 _PHOTOS = flags.DEFINE_string("photos", None, "--renderer=warp: the folder of face photos.")
