@@ -24,19 +24,17 @@ import traceback
 VALUES = ("nan", "inf", "-inf", "-1", "0", "1000000000000")
 
 
-def _config_classes(module_name, extra):
-  """The config dataclasses whose fields are the flags of this entry point."""
+def _config_classes(extra):
+  """The config dataclasses whose fields became this entry point's flags (for
+  `train --model=X`, X's first: a field name may be shared between families)."""
   from tfsingan import config as config_lib  # pylint: disable=import-outside-toplevel
-  from tfsingan.metrics.au_regressor import AURegressorConfig  # pylint: disable=import-outside-toplevel
-  from tfsingan.singan.config import SinGANConfig  # pylint: disable=import-outside-toplevel
-  from tfsingan.singanimation.config import SinGANimationConfig  # pylint: disable=import-outside-toplevel
-  families = config_lib.available_families()
+  from tfsingan import flags as flag_lib  # pylint: disable=import-outside-toplevel
+  classes = list(flag_lib.CONFIG_CLASSES)
   for arg in extra:
     if arg.startswith("--model="):
-      return [families[arg.split("=", 1)[1]][0]]
-  return {"tfsingan.expand": [SinGANimationConfig, SinGANConfig],
-          "tfsingan.metrics.au_regressor": [AURegressorConfig]}.get(
-              module_name, [cls for cls, _ in families.values()])
+      own = config_lib.available_families()[arg.split("=", 1)[1]][0]
+      classes = [own] + [c for c in classes if c is not own]
+  return classes
 
 
 def _declared_range(name, flag, classes):
@@ -74,7 +72,7 @@ def main():
   names = sorted(n for n in fv if fv.find_module_defining_flag(n) in ours
                  and fv[n].flag_type() in ("int", "float"))
   main_fn = module.main
-  classes = _config_classes(module_name, extra)
+  classes = _config_classes(extra)
   results = []
   for name in names:
     bounds = _declared_range(name, fv[name], classes)

@@ -132,7 +132,7 @@ _ENTRY_POINTS = [
     ("tfsingan.animate", []), ("tfsingan.expand", []), ("tfsingan.evaluate", []),
     ("tfsingan.synthetic.__main__", []), ("tfsingan.gmface.__main__", []),
     ("tfsingan.metrics.au_regressor", []), ("export.saved_model", []),
-    ("export.tflite", []),
+    ("export.tflite", []), ("tfsingan.prepare.__main__", []),
 ]
 
 

