@@ -117,13 +117,22 @@ def _run_config(workdir):
     return {}
 
 
+def _family(path):
+  """The family a run directory's config.json names (None: no run, or damaged)."""
+  from tfsingan.common import rundir  # pylint: disable=import-outside-toplevel
+  from tfsingan.errors import UserInputError  # pylint: disable=import-outside-toplevel
+  try:
+    return rundir.family_of(path)
+  except UserInputError:
+    return None
+
+
 def find_ganimation_run(root="runs"):
   """The most recently changed GANimation run directory under `root`, or None."""
   found = []
   for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
     path = os.path.join(root, name)
-    config = _run_config(path)
-    if "lambda_au" in config and os.path.isdir(os.path.join(path, "checkpoints")):
+    if _family(path) == "ganimation" and os.path.isdir(os.path.join(path, "checkpoints")):
       found.append((os.path.getmtime(os.path.join(path, "checkpoints")), path))
   return max(found)[1] if found else None
 

@@ -178,7 +178,8 @@ def define_flags():
   import the library functions of several CLIs in one process)."""
   flags.DEFINE_string("workdir", None, "Run directory of a trained GANimation or SinGAN.")
   flags.DEFINE_string("out", None, "Model folder models/NAME; the version goes below it.")
-  flags.DEFINE_integer("version", 1, "Model version (TF Serving serves the highest).", lower_bound=0)
+  flags.DEFINE_integer("version", 1, "Model version (TF Serving serves the highest).",
+                       lower_bound=0)
   flags.DEFINE_integer("start_scale", 0, "SinGAN: first scale with fresh noise in `sample` "
                        "and `sample_seed` (0 = coarsest).", lower_bound=0)
   flags.DEFINE_integer("inject_scale", 1, "SinGAN: scale at which `regenerate` injects its "

@@ -70,7 +70,8 @@ flags.DEFINE_list("emotion", None, "Emotion preset(s): " + ", ".join(sorted(aus_
 flags.DEFINE_string("aus", None, "Target AUs, e.g. AU12:1.0,AU06:0.8 (intensities in [0, 1]).")
 flags.DEFINE_string("sweep", None, "An AU to sweep over 0, 0.33, 0.66, 1 (e.g. AU12).")
 flags.DEFINE_integer("interpolate", 0, "N >= 2: N frames from --source_aus to the target "
-                     "(one --emotion or --aus), written as frames and a GIF.", lower_bound=0, upper_bound=10_000)
+                     "(one --emotion or --aus), written as frames and a GIF.", lower_bound=0,
+                     upper_bound=10_000)
 flags.DEFINE_string("source_aus", "", "AUs of the photo's own expression, the start of "
                     "--sweep and --interpolate: AU12:0.4,..., `auto` (read off the face by "
                     "the AU reader), or empty (all zeros = neutral).")

@@ -37,8 +37,8 @@ def available_families():
 RESUME_KINDS = ("refuse", "notice", "execution")
 
 
-def field(default, help="", choices=None, resume="refuse", low=None, high=None,  # pylint: disable=redefined-builtin
-          above=None, below=None):
+def field(default, help="", choices=None,  # pylint: disable=redefined-builtin
+          resume="refuse", low=None, high=None, above=None, below=None):
   """A dataclass field with the help text (and allowed values) of its flag.
 
   Numbers declare their range: `low` <= value <= `high`, `above` < value <

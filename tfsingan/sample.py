@@ -54,11 +54,14 @@ flags.DEFINE_string("workdir", None, "Run directory of a trained SinGAN.")
 flags.DEFINE_string("out", None, "Output folder for the PNGs and grid.png.")
 flags.DEFINE_enum("mode", "random", list(MODES), "What to generate (see the module doc).")
 flags.DEFINE_integer("num_samples", 8, "Samples per start scale (random); variants "
-                     "(paint2image, harmonization, editing; default 1 there).", lower_bound=1, upper_bound=10_000)
+                     "(paint2image, harmonization, editing; default 1 there).", lower_bound=1,
+                     upper_bound=10_000)
 flags.DEFINE_list("gen_start_scale", ["0"], "Start scale(s): 0 = coarsest (paper's N), "
                   "k = the paper's N-k. Several give one grid row each.")
-flags.DEFINE_float("scale_h", 1.0, "Output height relative to the training image.", lower_bound=0.01, upper_bound=100.0)
-flags.DEFINE_float("scale_w", 1.0, "Output width relative to the training image.", lower_bound=0.01, upper_bound=100.0)
+flags.DEFINE_float("scale_h", 1.0, "Output height relative to the training image.",
+                   lower_bound=0.01, upper_bound=100.0)
+flags.DEFINE_float("scale_w", 1.0, "Output width relative to the training image.", lower_bound=0.01,
+                   upper_bound=100.0)
 flags.DEFINE_integer("seed", 0, "Noise seed.", lower_bound=0)
 flags.DEFINE_string("input", None, "Input image: the paint (paint2image), the naive "
                     "paste (harmonization), the edited image (editing); optional for "
@@ -70,12 +73,18 @@ flags.DEFINE_integer("start_scale", None, "Injection scale of paint2image/harmon
                      "animated scale; same numbering as --gen_start_scale.", lower_bound=0)
 flags.DEFINE_boolean("quantize", False, "paint2image: snap the paint's colours to the "
                      "training image's k-means palette first.")
-flags.DEFINE_integer("num_colors", 5, "paint2image --quantize: palette size.", lower_bound=1, upper_bound=256)
-flags.DEFINE_float("sr_factor", 4.0, "super_resolution: overall upscaling factor (> 1).", lower_bound=1.0, upper_bound=64.0)
-flags.DEFINE_integer("num_frames", 100, "animation: number of frames.", lower_bound=1, upper_bound=100_000)
-flags.DEFINE_float("fps", 10.0, "animation: frames per second of the GIF and MP4.", lower_bound=0.01, upper_bound=1000.0)
-flags.DEFINE_float("walk_alpha", 0.1, "animation: pull of the walk back to z* (0..1).", lower_bound=0.0, upper_bound=1.0)
-flags.DEFINE_float("walk_beta", 0.9, "animation: momentum of the walk (0..1).", lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_integer("num_colors", 5, "paint2image --quantize: palette size.", lower_bound=1,
+                     upper_bound=256)
+flags.DEFINE_float("sr_factor", 4.0, "super_resolution: overall upscaling factor (> 1).",
+                   lower_bound=1.0, upper_bound=64.0)
+flags.DEFINE_integer("num_frames", 100, "animation: number of frames.", lower_bound=1,
+                     upper_bound=100_000)
+flags.DEFINE_float("fps", 10.0, "animation: frames per second of the GIF and MP4.",
+                   lower_bound=0.01, upper_bound=1000.0)
+flags.DEFINE_float("walk_alpha", 0.1, "animation: pull of the walk back to z* (0..1).",
+                   lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_float("walk_beta", 0.9, "animation: momentum of the walk (0..1).", lower_bound=0.0,
+                   upper_bound=1.0)
 FLAGS = flags.FLAGS
 
 

@@ -72,7 +72,7 @@ LEGACY_SIGNS = (
 )
 # Keys that only one family's config.json holds (runs before the "model" key).
 LEGACY_KEYS = (("singan", "min_size"), ("ganimation", "repeat_num"),
-               ("gmface", "num_gaussians"))
+               ("ganimation", "lambda_au"), ("gmface", "num_gaussians"))
 
 
 def title(family):

@@ -33,28 +33,36 @@ class GANimationConfig:
   strict: bool = field(False, help="Refuse the dataset at the first image without usable "
                        "AUs or a complete image file, instead of skipping it with a counted "
                        "warning.", resume="execution")
-  image_size: int = field(128, help="Height and width of the face crops the model sees.", low=8, high=2048)
-  batch_size: int = field(25, help="Global batch size (split over devices by --strategy).", resume="notice", low=1, high=4096)
+  image_size: int = field(128, help="Height and width of the face crops the model sees.", low=8,
+                          high=2048)
+  batch_size: int = field(25, help="Global batch size (split over devices by --strategy).",
+                          resume="notice", low=1, high=4096)
   epochs: int = field(30, help="Training epochs; the last --decay_epochs decay the "
                       "learning rate linearly to 0.", resume="notice", low=1)
   decay_epochs: int = field(10, help="Epochs at the end over which the learning rate "
                             "falls linearly to 0.", resume="notice", low=0)
   iterations: int = field(0, help="Critic iterations in total; 0 = --epochs x batches per "
-                          "epoch. The decay then covers the last decay_epochs/epochs of them.", resume="notice", low=0)
-  learning_rate: float = field(1e-4, help="Adam learning rate of both networks.", resume="notice", above=0.0)
+                          "epoch. The decay then covers the last decay_epochs/epochs of them.",
+                          resume="notice", low=0)
+  learning_rate: float = field(1e-4, help="Adam learning rate of both networks.", resume="notice",
+                               above=0.0)
   beta1: float = field(0.5, help="Adam beta1.", resume="notice", low=0.0, below=1.0)
   beta2: float = field(0.999, help="Adam beta2.", resume="notice", low=0.0, below=1.0)
   lambda_gp: float = field(10.0, help="Gradient penalty weight.", resume="notice", low=0.0)
   lambda_au: float = field(160.0, help="AU regression weight (per-element mean squared "
-                           "error; 160 = the public code's 4000/batch at batch 25).", resume="notice", low=0.0)
+                           "error; 160 = the public code's 4000/batch at batch 25).",
+                           resume="notice", low=0.0)
   lambda_cyc: float = field(10.0, help="Cycle (L1, mean) weight.", resume="notice", low=0.0)
-  lambda_mask: float = field(0.1, help="Weight of the mean attention of each mask.", resume="notice", low=0.0)
+  lambda_mask: float = field(0.1, help="Weight of the mean attention of each mask.",
+                             resume="notice", low=0.0)
   lambda_tv: float = field(2.5e-4, help="Weight of each mask's total variation (summed over "
                            "pixels, mean over the batch).", resume="notice", low=0.0)
   critic_steps: int = field(5, help="Critic updates per generator update.", resume="notice", low=1)
-  target_noise: float = field(0.1, help="Uniform noise added to the target AUs.", resume="notice", low=0.0, high=1.0)
+  target_noise: float = field(0.1, help="Uniform noise added to the target AUs.", resume="notice",
+                              low=0.0, high=1.0)
   flip: bool = field(True, help="Random horizontal flips of the training faces.", resume="notice")
-  conv_dim: int = field(64, help="Channels of the first convolution of both networks.", low=1, high=1024)
+  conv_dim: int = field(64, help="Channels of the first convolution of both networks.", low=1,
+                        high=1024)
   repeat_num: int = field(6, help="Residual blocks in the generator.", low=0, high=64)
   critic_layers: int = field(6, help="Stride-2 convolutions of the critic "
                              "(image_size must be a multiple of 2**critic_layers).",
@@ -75,11 +83,15 @@ class GANimationConfig:
   jit_compile: bool = field(False, help="Compile the training step with XLA (measured slower "
                             "on CPU; see benchmarks/ganimation_step.py).", resume="execution")
   seed: int = field(0, help="Random seed (weights, data order, noise).", resume="notice", low=0)
-  deterministic: bool = field(False, help="Deterministic ops and data order (slower).", resume="notice")
+  deterministic: bool = field(False, help="Deterministic ops and data order (slower).",
+                              resume="notice")
   log_every: int = field(100, help="Iterations between logged scalars.", resume="execution", low=1)
-  image_every: int = field(1000, help="Iterations between TensorBoard image summaries.", resume="execution", low=1)
-  checkpoint_every: int = field(1000, help="Iterations between checkpoints.", resume="execution", low=1)
-  num_samples: int = field(4, help="Faces shown in the TensorBoard image summaries.", resume="execution", low=1, high=64)
+  image_every: int = field(1000, help="Iterations between TensorBoard image summaries.",
+                           resume="execution", low=1)
+  checkpoint_every: int = field(1000, help="Iterations between checkpoints.", resume="execution",
+                                low=1)
+  num_samples: int = field(4, help="Faces shown in the TensorBoard image summaries.",
+                           resume="execution", low=1, high=64)
 
   def __post_init__(self):
     check_ranges(self)

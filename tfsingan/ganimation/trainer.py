@@ -181,7 +181,10 @@ def run(config: GANimationConfig, workdir):
   if not config.data_dir:
     raise UserInputError("--data_dir is required: the GANimation dataset folder (imgs/, "
                          "aus_openface.pkl, train_ids.csv)")
-  # Bad data fails before the run directory is created.
+  # The folder (a path, no foreign run) and the data are checked before anything is
+  # created; the settings once the precision is resolved.
+  rundir.check_folder_path(workdir)
+  rundir.check_run(workdir, None, "ganimation")
   paths, _ = data_lib.load_index(config.data_dir, "train", strict=config.strict)
   strategy = make_strategy(config.strategy)
   # After the strategy: multi_worker needs TF_CONFIG before TensorFlow looks for GPUs.

@@ -29,10 +29,13 @@ flags.DEFINE_string("out", None, "Output: an image (render, dissect) or a path p
 flags.DEFINE_string("size", None, "Render size: N or HxW (default: the fitted size).")
 flags.DEFINE_string("translate", "0,0", "transform: shift (rows, columns) in fractions "
                     "of height and width.")
-flags.DEFINE_float("scale", 1.0, "transform: scale factor about --center.", lower_bound=0.01, upper_bound=100.0)
-flags.DEFINE_float("rotate", 0.0, "transform: degrees, counter-clockwise, about --center.", lower_bound=-3600.0, upper_bound=3600.0)
+flags.DEFINE_float("scale", 1.0, "transform: scale factor about --center.", lower_bound=0.01,
+                   upper_bound=100.0)
+flags.DEFINE_float("rotate", 0.0, "transform: degrees, counter-clockwise, about --center.",
+                   lower_bound=-3600.0, upper_bound=3600.0)
 flags.DEFINE_string("center", "0.5,0.5", "transform: centre (row, column) in fractions.")
-flags.DEFINE_integer("k", 8, "dissect: number of largest-weight components shown.", lower_bound=1, upper_bound=100_000)
+flags.DEFINE_integer("k", 8, "dissect: number of largest-weight components shown.", lower_bound=1,
+                     upper_bound=100_000)
 FLAGS = flags.FLAGS
 
 

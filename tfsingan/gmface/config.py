@@ -61,7 +61,8 @@ class GmFaceConfig:
   seed: int = field(0, help="Random seed (initial centres, relocation, pixel batches).", low=0)
   jit_compile: bool = field(True, help="Compile train_step with XLA.")
   checkpoint_every: int = field(200, help="Iterations between checkpoints.", low=1)
-  log_every: int = field(100, help="Iterations between log lines (0 = quiet).", resume="execution", low=0)
+  log_every: int = field(100, help="Iterations between log lines (0 = quiet).", resume="execution",
+                         low=0)
 
   def __post_init__(self):
     if self.num_gaussians < 1:

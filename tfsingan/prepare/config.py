@@ -51,7 +51,8 @@ class PrepareConfig:
                                "frontal, 1: the nose on an eye's vertical); above it a face "
                                "is a profile.", low=0.0)
   test_fraction: float = field(0.1, help="Fraction of the sources (photos, videos) in the "
-                               "test split; at least one when there are 2 or more.", low=0.0, below=1.0)
+                               "test split; at least one when there are 2 or more.", low=0.0,
+                               below=1.0)
   seed: int = field(0, help="Seed of the split.", low=0)
   # Measured on 2 cores (shared with other jobs, load 15-18): the 5 shared photos
   # took 26-31 s with 1 worker and 57-89 s with 2, in alternating runs. Each worker

@@ -16,7 +16,8 @@ class SinGANConfig:
 
   image: str = field("", help="Training image (PNG/JPEG). Empty: the bundled face.")
   # Pyramid.
-  max_size: int = field(250, help="Long side the image is resized to (at most).", low=1, high=100_000)
+  max_size: int = field(250, help="Long side the image is resized to (at most).", low=1,
+                        high=100_000)
   min_size: int = field(25, help="Short side of the coarsest scale.", low=1, high=100_000)
   scale_factor: float = field(0.75, help="Nominal factor between scales; the real one is "
                               "recomputed per image.", above=0.0, below=1.0)

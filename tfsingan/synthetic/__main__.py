@@ -20,7 +20,8 @@ _NUM = flags.DEFINE_integer("num", 2000, "Number of images.", lower_bound=1, upp
 _SIZE = flags.DEFINE_integer("size", 128, "Image side in pixels.", lower_bound=16, upper_bound=4096)
 _SEED = flags.DEFINE_integer("seed", 0, "Seed: the same seed writes the same bytes.", lower_bound=0)
 _TEST_FRACTION = flags.DEFINE_float("test_fraction", 0.1,
-                                    "Fraction of identities held out as the test split.", lower_bound=0.0, upper_bound=1.0)
+                                    "Fraction of identities held out as the test split.",
+                                    lower_bound=0.0, upper_bound=1.0)
 _PER_IDENTITY = flags.DEFINE_integer("images_per_identity", 5,
                                      "Images (different AUs) per identity.", lower_bound=1)
 _FORMAT = flags.DEFINE_enum("format", "jpg", ["jpg", "png"],
