@@ -110,7 +110,7 @@ def test_paths_that_are_not_folders(tmp_path):
     _start(blocker)
   with pytest.raises(UserInputError, match=f"cannot create the folder: {blocker} is a file"):
     _start(blocker / "run")
-  with pytest.raises(UserInputError, match="is a folder; expected a file name"):
+  with pytest.raises(UserInputError, match="is a directory; expected a file name"):
     rundir.check_file_path(str(tmp_path), "--out")
   with pytest.raises(UserInputError, match=f"{blocker} is a file"):
     rundir.check_file_path(str(blocker / "x.tflite"), "--out")

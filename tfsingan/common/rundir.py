@@ -111,7 +111,7 @@ def check_file_path(path, flag="--out"):
   if not path:
     raise UserInputError(f"{flag} is empty; expected a file name")
   if os.path.isdir(path):
-    raise UserInputError(f"{flag}={path} is a folder; expected a file name")
+    raise UserInputError(f"{flag}={path} is a directory; expected a file name")
   parent = os.path.dirname(os.path.abspath(path))
   blocker = _blocking_file(parent)
   if blocker is not None:
