@@ -239,7 +239,7 @@ def test_rerun_skips_and_other_settings_are_refused(prepared):
   assert "3 of 3 sources already done" in again.stdout
   assert {p: os.path.getmtime(out / "imgs" / p) for p in os.listdir(out / "imgs")} == before
   other = run_cli(*prepared["args"][:-3], "--size=32")
-  assert other.returncode == 2 and "size: 32 here, 64 there" in other.stderr
+  assert other.returncode == 2 and "size: 32 here, 64 in the run" in other.stderr
   assert "Traceback" not in other.stderr
   assert {p: os.path.getmtime(out / "imgs" / p) for p in os.listdir(out / "imgs")} == before
 

@@ -15,7 +15,6 @@ FACES = ("largest", "all")
 
 # Fields that change what is written for a source (a re-run with other values is
 # refused); the rest (workers) only change how fast.
-EXECUTION_FIELDS = ("input", "workers")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,7 +26,7 @@ class PrepareConfig:
   (`min_sharpness`); a frame without any face counts as "no face".
   """
 
-  input: str = field("", help="Photos and videos: files and/or folders, comma-separated "
+  input: str = field("", resume="execution", help="Photos and videos: files and/or folders, comma-separated "
                      "(a folder is read non-recursively: .jpg .jpeg .png .bmp, .mp4 .avi "
                      ".mov .mkv .webm .m4v).")
   size: int = field(128, help="Side of the aligned face crops in imgs/ (the GANimation "
@@ -58,7 +57,7 @@ class PrepareConfig:
   # took 26-31 s with 1 worker and 57-89 s with 2, in alternating runs. Each worker
   # process starts its own TensorFlow, MTCNN and AU reader, and one process already
   # keeps both cores busy (TensorFlow's intra-op threads), so 1 is the default.
-  workers: int = field(1, help="Processes over sources (0: one per CPU); more only pay "
+  workers: int = field(1, resume="execution", help="Processes over sources (0: one per CPU); more only pay "
                        "with many sources and more than 2 cores.", low=0, high=256)
 
   def __post_init__(self):

@@ -39,6 +39,7 @@ import numpy as np
 
 from tfsingan.common import checkpointing
 from tfsingan.common import image_io
+from tfsingan.common import rundir
 from tfsingan.common.progress import Progress
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import aus as aus_lib
@@ -63,38 +64,13 @@ def face_id(stem, frame, face):
 
 
 # ---------------------------------------------------------------- the out folder
-def job_settings(config):
-  return {k: v for k, v in dataclasses.asdict(config).items()
-          if k not in config_mod.EXECUTION_FIELDS}
-
-
-def prepare_out(out, config):
-  """Creates `out`; refuses a folder holding something else or a job with other settings."""
-  settings = job_settings(config)
-  path = os.path.join(out, CONFIG_NAME)
-  if os.path.isdir(out) and not os.path.isfile(path) and os.listdir(out):
+def check_out(out):
+  """Refuses a non-empty `out` that holds no run (read-only: `run` claims it later)."""
+  rundir.check_folder_path(out, "--out")
+  if (os.path.isdir(out) and os.listdir(out)
+      and not os.path.isfile(os.path.join(out, CONFIG_NAME))):
     raise UserInputError(f"--out={out}: the folder is not empty and holds no prepare job; "
                          "expected a new or empty folder, or the --out of an earlier prepare")
-  if os.path.exists(out) and not os.path.isdir(out):
-    raise UserInputError(f"--out={out} is a file; expected a folder")
-  previous = checkpointing.read_json(path)
-  if previous is not None:
-    if previous.get("model") != FAMILY:
-      raise UserInputError(f"--out={out} holds a {previous.get('model', 'unknown')!r} run, "
-                           f"not a {FAMILY} job; use another --out")
-    old = previous
-    diffs = [f"{k}: {v!r} here, {old.get(k)!r} there" for k, v in settings.items()
-             if old.get(k) != v]
-    if diffs:
-      raise UserInputError(f"--out={out} holds a prepare job with other settings ("
-                           + "; ".join(diffs) + "); re-run with the same flags or use a new "
-                           "--out")
-    return
-  try:
-    os.makedirs(out, exist_ok=True)
-  except OSError as e:
-    raise UserInputError(f"--out={out}: cannot create the folder ({e.strerror})") from None
-  checkpointing.write_json(path, {**settings, "model": FAMILY})
 
 
 # ---------------------------------------------------------------- AUs
@@ -457,7 +433,16 @@ def run(config, out):
   start = time.monotonic()
   sources = sources_lib.find_sources(config.input, config.frame_step)
   tables = openface_tables(config, sources)
-  prepare_out(out, config)
+  check_out(out)
+  # One writer at a time; another family's run or other settings are refused untouched,
+  # and a start that fails before `start()` leaves no folder behind.
+  with rundir.prepare(out, config, family=FAMILY, flag="--out") as run_dir:
+    run_dir.start()
+    return _prepare(config, out, sources, tables, start)
+
+
+def _prepare(config, out, sources, tables, start):
+  """`run` once `out` is claimed: processes the sources not done yet, writes the dataset."""
   states = {s.stem: checkpointing.read_json(state_path(out, s)) for s in sources}
   todo = [s for s in sources if not (states[s.stem] or {}).get("done")
           or states[s.stem].get("path") != s.path]

@@ -185,7 +185,7 @@ def expand_photo(photo, config, singan_config, out, retries=1):
         # the photo's notices were logged when it ran.
         with contextlib.redirect_stdout(io.StringIO()):
           image, _ = pipeline.load_photo(config)
-          pipeline.prepare_out(photo_dir, pipeline.job_settings(config, singan_config, image))
+          pipeline.check_out(photo_dir, pipeline.job_settings(config, singan_config, image))
         status = "skipped"
       else:
         with _log_to(os.path.join(photo_dir, LOG)) as log:
