@@ -200,6 +200,8 @@ def _cli(tmp_path, *args):
                         capture_output=True, text=True, env=env, timeout=600)
 
 
+# Slow: 35 s idle on 2 cores: trains a tiny SinGAN in a subprocess; the section loop is covered by the fast tests above.
+@pytest.mark.slow
 def test_cli_tiny_singan_quality_and_a_failing_section(tmp_path):
   fake_run = tmp_path / "not_a_run"
   fake_run.mkdir()

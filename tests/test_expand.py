@@ -244,6 +244,8 @@ def test_interrupted_job_resumes(inputs, shared_run, tmp_path):
       f"error: --out={out} holds a job with other settings (variants: 3 here, 2 there)")
 
 
+# Slow: 21 s idle on 2 cores: one SinGAN per expression.
+@pytest.mark.slow
 def test_per_expression_mode_trains_one_singan_per_expression(inputs, tmp_path):
   out = str(tmp_path / "per")
   result = run_cli(*tiny_args(inputs, out, "--singan_mode=per_expression", "--sweep_aus=",
@@ -352,6 +354,8 @@ def test_warp_editor_needs_no_ganimation(tmp_path, real_face, au_reader):
     assert len(list(csv.reader(f))) == 1 + len(TINY_NAMES) * VARIANTS
 
 
+# Slow: 26 s idle on 2 cores; the AU reader and --source_aus=auto are also covered in test_animate and test_faces_au_reader.
+@pytest.mark.slow
 def test_source_aus_auto_reads_the_face_once_and_starts_the_sweep_there(inputs, tmp_path):
   from tfsingan.faces import landmarker  # pylint: disable=import-outside-toplevel
   if landmarker.installed_task_file() is None:

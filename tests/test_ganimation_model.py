@@ -367,6 +367,8 @@ _MIRRORED_SCRIPT = textwrap.dedent("""
 """)
 
 
+# Slow: 95 s idle on 2 cores; the device choice itself is unit-tested (mirrored_devices) in the default suite.
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
   data = write_tiny_dataset(tmp_path / "data")
   script = tmp_path / "mirrored.py"
