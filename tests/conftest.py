@@ -23,7 +23,28 @@ def pytest_addoption(parser):
                    help="also run tests marked slow")
 
 
+def _onednn_refuses_bf16():
+  """True when ONEDNN_MAX_CPU_ISA caps oneDNN below bfloat16 on a CPU that has it.
+
+  That is the AVX2 emulation of the README's development section: TensorFlow still
+  sees avx512_bf16 in CPUID and sends bfloat16 convolutions to oneDNN, which then
+  refuses them ("could not create a primitive descriptor"). A real AVX2-only CPU
+  runs them on TensorFlow's own kernels (the explicit bfloat16 tests passed on one).
+  """
+  from tfsingan.common import precision  # pylint: disable=import-outside-toplevel
+  flags = precision.read_cpu_flags()
+  return (not precision.cpu_has_bf16(flags)
+          and precision.cpu_has_bf16(flags, environ={}))
+
+
 def pytest_collection_modifyitems(config, items):
+  if _onednn_refuses_bf16():
+    skip_bf16 = pytest.mark.skip(reason="explicit bfloat16 under ONEDNN_MAX_CPU_ISA below "
+                                 "AVX512_CORE_BF16 on a bf16 CPU: oneDNN refuses bfloat16 "
+                                 "convolutions in this emulation (a real AVX2-only CPU runs them)")
+    for item in items:
+      if "bf16" in item.keywords:
+        item.add_marker(skip_bf16)
   if config.getoption("--runslow"):
     return
   skip_slow = pytest.mark.skip(reason="slow: run with --runslow")

@@ -212,7 +212,8 @@ def test_fit_trains_generator_every_critic_steps_batches():
 
 
 # ------------------------------------------------------------ precisions
-@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("precision", ["mixed_float16",
+                                       pytest.param("mixed_bfloat16", marks=pytest.mark.bf16)])
 def test_mixed_precision_steps(precision, restore_policy, monkeypatch):
   keras.mixed_precision.set_global_policy(precision)
   scales = []

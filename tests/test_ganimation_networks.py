@@ -119,6 +119,7 @@ def test_generator_weights_transfer_through_config():
                              atol=1e-6)
 
 
+@pytest.mark.bf16
 def test_mixed_bfloat16_keeps_float32_outputs_and_image(restore_policy):
   keras.mixed_precision.set_global_policy("mixed_bfloat16")
   g, d = networks.build_networks(**TINY)

@@ -84,6 +84,7 @@ def test_learning_rate_drops_at_the_milestone():
   assert lr() == pytest.approx(5e-5)
 
 
+@pytest.mark.bf16
 def test_bfloat16_step_runs_and_learns():
   config = dataclasses.replace(TINY, precision="mixed_bfloat16")
   model = _scale_model(config)

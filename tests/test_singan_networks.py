@@ -48,6 +48,7 @@ def test_critic_receptive_field_is_11():
   assert rows.max() - rows.min() + 1 == 11 and cols.max() - cols.min() + 1 == 11
 
 
+@pytest.mark.bf16
 def test_mixed_precision_keeps_float32_outputs():
   gen, critic = build_scale_networks(8, SinGANConfig(precision="mixed_bfloat16"), seed=0)
   z = np.zeros((1, 16, 16, 3), np.float32)
