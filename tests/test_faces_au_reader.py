@@ -16,12 +16,10 @@ from tfsingan.common import image_io
 I12 = aus_lib.au_index("AU12")
 
 
-@pytest.fixture(scope="module")
-def reader():
-  try:
-    return faces.AUReader()
-  except UserInputError as e:
-    pytest.skip(f"MediaPipe's face_landmarker.task is not installed ({e})")
+@pytest.fixture
+def reader(au_reader):  # pylint: disable=redefined-outer-name
+  """conftest's session-wide AUReader (loaded once, skips without the model)."""
+  return au_reader
 
 
 def read(reader, path):
