@@ -16,7 +16,7 @@ from tfsingan.ganimation.aus import AU_NAMES, NUM_AUS
 from tfsingan.prepare import quality
 from tfsingan.prepare import sources as sources_lib
 from tfsingan.prepare.config import PrepareConfig
-from tfsingan.prepare.pipeline import INDEX_COLUMNS, sheet_faces, split_sources
+from tfsingan.prepare.dataset import INDEX_COLUMNS, sheet_faces, split_sources
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL = os.path.join(ROOT, "..", "shared", "data", "real_faces")
@@ -211,8 +211,8 @@ def test_layout_index_and_openface_aus(prepared):
 @needs_real
 def test_split_by_source_and_trainer_reads_it(prepared):
   from tfsingan.ganimation import data  # pylint: disable=import-outside-toplevel
-  from tfsingan.prepare import pipeline  # pylint: disable=import-outside-toplevel
-  assert pipeline.PICKLE_NAME == data.PICKLE_NAME
+  from tfsingan.prepare import dataset  # pylint: disable=import-outside-toplevel
+  assert dataset.PICKLE_NAME == data.PICKLE_NAME
   out = prepared["out"]
   rows = {r["id"]: os.path.basename(r["source"]) for r in read_index(out)}
   splits = {}
