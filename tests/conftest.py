@@ -17,6 +17,8 @@ os.environ.setdefault("TFSINGAN_AUTO_PRECISION", "float32")
 
 import pytest  # pylint: disable=g-import-not-at-top
 
+from harness import policy  # pylint: disable=g-import-not-at-top,unused-import  (the fixture)
+
 
 def pytest_addoption(parser):
   parser.addoption("--runslow", action="store_true", default=False,

@@ -1,12 +1,11 @@
 """Tests of `python -m tfsingan.animate` and its face crop / paste-back (GANimation, Pumarola et al., 2018)."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+import harness
 from tfsingan import config as config_lib
 from tfsingan import synthetic
 from tfsingan.common import image_io
@@ -19,9 +18,7 @@ BOX = (40, 16, 64, 64)  # where the synthetic face sits in the test photo
 
 
 def run_cli(*args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  return subprocess.run([sys.executable, "-m", "tfsingan.animate", *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=300, check=False)
+  return harness.run_cli("tfsingan.animate", *args, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,13 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
+import flag_probe  # tests/flag_probe.py
+import harness
 from tfsingan import config as config_lib
 from tfsingan.common import image_io
 from tfsingan.common import rundir
@@ -29,9 +29,6 @@ from tfsingan.ganimation.config import GANimationConfig
 from tfsingan.gmface.config import GmFaceConfig
 from tfsingan.singan.config import SinGANConfig
 from tfsingan.singanimation.config import SinGANimationConfig
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import flag_probe  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SINGAN = SinGANConfig(max_size=24, min_size=18, base_channels=8, max_channels=8, iterations=2,
@@ -42,22 +39,11 @@ GANIMATION = GANimationConfig(image_size=32, batch_size=4, conv_dim=8, repeat_nu
                               num_samples=2)
 
 
-def _env():
-  return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT}
+def _cli(module, *args):
+  return harness.run_cli(module, *args, timeout=300)
 
 
-def _cli(module, *args, timeout=300):
-  return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=_env(),
-                        capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def assert_one_error_line(result, *needles):
-  """Exit code 2, exactly one `error:` line naming every needle, no traceback."""
-  errors = [l for l in result.stderr.splitlines() if l.startswith("error:")]
-  assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
-  assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
-  for needle in needles:
-    assert needle in errors[0], errors[0]
+assert_one_error_line = harness.assert_one_error_line
 
 
 def tree_hash(path):
@@ -148,9 +134,7 @@ def _own_fields(extra):
 @pytest.mark.parametrize("module,extra", _ENTRY_POINTS,
                          ids=[" ".join([m, *e]) for m, e in _ENTRY_POINTS])
 def test_numeric_flags_refuse_nan_inf_and_out_of_range(module, extra):
-  probe = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "flag_probe.py"),
-                          module, *extra], cwd=ROOT, env=_env(), capture_output=True,
-                         text=True, timeout=300, check=False)
+  probe = harness.run_python(flag_probe.__file__, module, *extra, timeout=300)
   assert probe.returncode == 0, probe.stderr[-3000:]
   results = json.loads(probe.stdout.strip().splitlines()[-1])
   own = _own_fields(extra)
@@ -318,7 +302,7 @@ def test_second_writer_is_refused_with_pid_and_host(tmp_path):
   code = ("import time\nfrom tfsingan.common import rundir\n"
           f"with rundir.lock({str(workdir)!r}):\n  open({str(ready)!r}, 'w').close()\n"
           "  time.sleep(120)\n")
-  holder = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=_env())
+  holder = harness.start_python("-c", code)
   try:
     deadline = time.time() + 120
     while not ready.exists():

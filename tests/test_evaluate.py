@@ -4,14 +4,13 @@ import csv
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import cv2
 import h5py
 import numpy as np
 import pytest
 
+import harness
 from tfsingan import evaluate
 from tfsingan.common.image_io import load_image, save_image
 from tfsingan.errors import UserInputError
@@ -23,9 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _run(*args, env=None):
-  full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
-  return subprocess.run([sys.executable, "-m", "tfsingan.evaluate", *args], cwd=ROOT,
-                        capture_output=True, text=True, env=full_env, timeout=120)
+  return harness.run_cli("tfsingan.evaluate", *args, timeout=120, **(env or {}))
 
 
 def _image(seed, size=40):

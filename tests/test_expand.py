@@ -5,12 +5,11 @@ resuming, the manifest and its tf.data loader."""
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+import harness
 from tfsingan import config as config_lib
 from tfsingan import synthetic
 from tfsingan.common import image_io
@@ -31,9 +30,7 @@ VARIANTS = 2
 
 
 def run_cli(*args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  return subprocess.run([sys.executable, "-m", "tfsingan.expand", *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=600, check=False)
+  return harness.run_cli("tfsingan.expand", *args)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ merged manifest, re-runs, a deleted photo redone alone, failures reported; CSV i
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ import pytest
 pytest.importorskip("apache_beam", reason="expand_many needs the beam extra: "
                     "pip install -e '.[beam]' (make test installs it)")
 
+import harness
 from tfsingan.common import image_io  # pylint: disable=g-import-not-at-top
 from tfsingan.errors import UserInputError  # pylint: disable=g-import-not-at-top
 from tfsingan.singanimation import manifest  # pylint: disable=g-import-not-at-top
@@ -33,9 +32,7 @@ IMAGES_PER_PHOTO = 4
 
 
 def run_cli(*args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  return subprocess.run([sys.executable, "-m", "tfsingan.expand_many", *args], cwd=ROOT,
-                        env=env, capture_output=True, text=True, timeout=900, check=False)
+  return harness.run_cli("tfsingan.expand_many", *args, timeout=900)
 
 
 def write_photos(folder):

@@ -8,12 +8,11 @@ through the CLI and exports them through the export CLIs.
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+import harness
 from tfsingan import config as config_lib
 from tfsingan.errors import UserInputError
 
@@ -27,17 +26,8 @@ TRAINING_MODULES = ("tfsingan.ganimation.model", "tfsingan.ganimation.losses",
                     "tfsingan.common.gan_losses", "tfsingan.train")
 
 
-def cli(module, *args, timeout=600):
-  env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-  return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def assert_one_line_error(result, message):
-  assert result.returncode == 2, (result.stdout, result.stderr[-2000:])
-  lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
-  assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
-  assert "Traceback" not in result.stderr
+cli = harness.run_cli
+assert_one_line_error = harness.assert_one_error_line
 
 
 def write_ganimation_run(root):
@@ -368,9 +358,7 @@ loaded = [m for m in {TRAINING_MODULES!r} if m in sys.modules]
 assert not loaded, loaded
 print("clean")
 """
-  env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-  result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
+  result = harness.run_python("-c", script)
   assert result.returncode == 0 and "clean" in result.stdout, result.stderr[-3000:]
 
 

@@ -4,8 +4,6 @@ import dataclasses
 import glob
 import os
 import pickle
-import subprocess
-import sys
 import textwrap
 
 import cv2
@@ -14,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import harness
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import inference
 from tfsingan.ganimation import losses
@@ -54,32 +53,8 @@ def write_tiny_dataset(root, num=24, size=32, seed=0):
   return str(root)
 
 
-def read_flagfile(path):
-  """--name=value lines of a flagfile -> GANimationConfig kwargs (minus --model)."""
-  types = {f.name: f.type for f in dataclasses.fields(GANimationConfig)}
-  kwargs = {}
-  with open(path) as f:
-    for line in f:
-      line = line.strip()
-      if not line or line.startswith("#"):
-        continue
-      name, _, value = line[2:].partition("=")
-      if name == "model":
-        assert value == "ganimation"
-        continue
-      t = types[name]
-      t = t if isinstance(t, type) else eval(t)  # pylint: disable=eval-used
-      if t is bool:
-        kwargs[name] = value.lower() in ("true", "1", "")
-      else:
-        kwargs[name] = t(value)
-  return kwargs
-
-
 def tiny_config(data_dir, **overrides):
-  kwargs = read_flagfile(os.path.join(CONFIGS, "ganimation_tiny.cfg"))
-  kwargs.update(data_dir=data_dir, **overrides)
-  return GANimationConfig(**kwargs)
+  return harness.tiny_config("ganimation", data_dir=data_dir, **overrides)
 
 
 def random_batch(batch=2, size=32, seed=0):
@@ -115,12 +90,6 @@ def read_scalars(workdir, tag):
         if v.tag == tag:
           out.append((event.step, float(tf.make_ndarray(v.tensor))))
   return sorted(out)
-
-
-@pytest.fixture
-def restore_policy():
-  yield
-  keras.mixed_precision.set_global_policy("float32")
 
 
 # --------------------------------------------------------- gradient routing
@@ -214,8 +183,8 @@ def test_fit_trains_generator_every_critic_steps_batches():
 # ------------------------------------------------------------ precisions
 @pytest.mark.parametrize("precision", ["mixed_float16",
                                        pytest.param("mixed_bfloat16", marks=pytest.mark.bf16)])
-def test_mixed_precision_steps(precision, restore_policy, monkeypatch):
-  keras.mixed_precision.set_global_policy(precision)
+def test_mixed_precision_steps(precision, policy, monkeypatch):
+  policy(precision)
   scales = []
   original = losses.gradient_penalty
 
@@ -299,9 +268,11 @@ def test_training_run_resume_and_inference(tmp_path, capsys):
 
 
 def test_config_validation_and_flagfiles():
+  # absl parses each flagfile as the command line does; a --model line must say
+  # ganimation, and every other line must be a GANimationConfig field.
   for name in ("ganimation.cfg", "ganimation_synthetic.cfg", "ganimation_tiny.cfg"):
-    GANimationConfig(**read_flagfile(os.path.join(CONFIGS, name)))
-  paper = GANimationConfig(**read_flagfile(os.path.join(CONFIGS, "ganimation.cfg")))
+    harness.config_from_flagfile(GANimationConfig, os.path.join(CONFIGS, name))
+  paper = harness.config_from_flagfile(GANimationConfig, os.path.join(CONFIGS, "ganimation.cfg"))
   assert paper == dataclasses.replace(GANimationConfig(), data_dir="")
   with pytest.raises(UserInputError, match="--image_size"):
     GANimationConfig(image_size=100)
@@ -374,11 +345,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
   data = write_tiny_dataset(tmp_path / "data")
   script = tmp_path / "mirrored.py"
   script.write_text(_MIRRORED_SCRIPT)
-  env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-             TF_CPP_MIN_LOG_LEVEL="2")
-  proc = subprocess.run([sys.executable, str(script), data, os.path.join(ROOT, "tests"),
-                         str(tmp_path / "run")], capture_output=True, text=True, env=env,
-                        timeout=600, check=False)
+  proc = harness.run_python(script, data, os.path.join(ROOT, "tests"), tmp_path / "run")
   assert proc.returncode == 0, proc.stderr[-4000:]
   assert "MIRRORED-OK" in proc.stdout
   assert "2 replica(s)" in proc.stdout

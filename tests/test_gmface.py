@@ -3,13 +3,12 @@ files, the trainer and the command line."""
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import harness
 from tfsingan.common import image_io
 from tfsingan.errors import UserInputError
 from tfsingan.gmface import fit
@@ -260,8 +259,7 @@ def test_common_face_then_personal_face(tmp_path):
 
 
 def _cli(*args):
-  return subprocess.run([sys.executable, "-m", "tfsingan.gmface", *args], cwd=ROOT,
-                        capture_output=True, text=True, timeout=120)
+  return harness.run_cli("tfsingan.gmface", *args, timeout=120)
 
 
 def test_cli_render_transform_dissect(tmp_path):
@@ -284,13 +282,12 @@ def test_cli_render_transform_dissect(tmp_path):
 def test_train_cli_tiny_flagfile(tmp_path):
   face = tmp_path / "face.png"
   image_io.save_image(str(face), image_io.bundled_face(32))
-  cmd = [sys.executable, "-m", "tfsingan.train", "--flagfile=configs/gmface_tiny.cfg",
+  cmd = ["tfsingan.train", "--flagfile=configs/gmface_tiny.cfg",
          f"--image={face}", "--num_gaussians=5", f"--workdir={tmp_path / 'run'}"]
-  out = subprocess.run(cmd + ["--dry_run"], cwd=ROOT, capture_output=True, text=True,
-                       timeout=120)
+  out = harness.run_cli(*cmd, "--dry_run", timeout=120)
   assert out.returncode == 0, out.stderr
   assert json.loads(out.stdout)["num_gaussians"] == 5
-  out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+  out = harness.run_cli(*cmd, timeout=300)
   assert out.returncode == 0, out.stderr
   metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
   assert metrics["finished"] and metrics["size"] == [24, 24, 1]
@@ -299,8 +296,7 @@ def test_train_cli_tiny_flagfile(tmp_path):
 
 
 def test_train_cli_bad_num_gaussians_exits_2(tmp_path):
-  out = subprocess.run([sys.executable, "-m", "tfsingan.train", "--model=gmface",
-                        "--num_gaussians=0", f"--workdir={tmp_path}"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
+  out = harness.run_cli("tfsingan.train", "--model=gmface", "--num_gaussians=0",
+                        f"--workdir={tmp_path}", timeout=120)
   assert out.returncode == 2
   assert out.stderr.strip().splitlines()[-1].startswith("error: --num_gaussians=0")

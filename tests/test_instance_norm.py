@@ -5,13 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from harness import check_layer
 from tfsingan.common.instance_norm import InstanceNormalization
-
-
-@pytest.fixture
-def float32_policy():
-  yield
-  keras.mixed_precision.set_global_policy("float32")
 
 
 def _random_affine(layer, channels, rng):
@@ -41,8 +36,8 @@ def test_normalizes_each_example_and_channel():
   np.testing.assert_allclose(y[1, :, :, 2], ref, atol=1e-5)
 
 
-def test_statistics_in_float32_under_float16(float32_policy):
-  keras.mixed_precision.set_global_policy("mixed_float16")
+def test_statistics_in_float32_under_float16(policy):
+  policy("mixed_float16")
   # Sum of squares of 64x64 values of ~300 overflows float16 (max 65504).
   x = np.random.default_rng(2).normal(300.0, 50.0, (1, 64, 64, 2)).astype(np.float32)
   layer = InstanceNormalization()
@@ -54,7 +49,7 @@ def test_statistics_in_float32_under_float16(float32_policy):
   np.testing.assert_allclose(y, ref, atol=0.05)
 
 
-def test_config_round_trip_and_keras_serialization():
+def test_config_round_trip_and_keras_serialization(tmp_path):
   layer = InstanceNormalization(epsilon=1e-3, center=False, gamma_initializer="zeros",
                                 name="norm")
   config = layer.get_config()
@@ -68,6 +63,10 @@ def test_config_round_trip_and_keras_serialization():
   restored.build((1, 4, 4, 3))
   assert restored.beta is None
   np.testing.assert_array_equal(restored.gamma.numpy(), 0.0)
+  # Build, call, round trip and save/reload of a layer with both affine weights.
+  x = np.random.default_rng(3).normal(size=(2, 4, 4, 3)).astype(np.float32)
+  check_layer(InstanceNormalization(epsilon=1e-3, name="affine"), x,
+              expected_config={"epsilon": 1e-3}, tmp_path=tmp_path)
 
 
 @pytest.mark.parametrize("static", [True, False])

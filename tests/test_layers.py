@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from harness import check_layer
 from tfsingan.common.layers import PerExampleBatchNorm
 
 
@@ -67,11 +68,16 @@ def test_mixed_precision_keeps_float32_statistics():
   assert np.isfinite(layer.moving_variance.numpy()).all()
 
 
-def test_config_round_trip():
+def test_config_round_trip(tmp_path):
   layer = PerExampleBatchNorm(momentum=0.2, epsilon=1e-3, gamma_stddev=0.0, seed=4)
   clone = PerExampleBatchNorm.from_config(layer.get_config())
   assert clone.get_config() == layer.get_config()
   assert pytest.approx(clone.momentum) == 0.2
+  # Build, call in training (the moving statistics move), round trip, save/reload:
+  # the moving mean and variance come back with the weights.
+  x = np.random.default_rng(1).normal(2.0, 3.0, (2, 5, 6, 4)).astype(np.float32)
+  _, reloaded = check_layer(layer, x, call_kwargs={"training": True}, tmp_path=tmp_path)
+  assert not np.allclose(reloaded.moving_mean.numpy(), 0.0)
 
 
 def test_fused_and_composite_paths_agree_to_second_order():

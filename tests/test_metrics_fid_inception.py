@@ -4,13 +4,12 @@ conversion, and the Keras features against a hand-computed conv + batch norm + R
 import json
 import os
 import struct
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
 import pytest
 
+import harness
 from tfsingan.errors import UserInputError
 from tfsingan.metrics import fid_inception
 from tfsingan.metrics import sifid
@@ -230,16 +229,15 @@ def test_refusals(converted, tmp_path):
 def test_cli_converts_and_reports_bad_source(converted, tmp_path):
   _, source, _, _ = converted
   out = tmp_path / "w.npz"
-  cmd = [sys.executable, "-m", "tfsingan.metrics.fid_inception", f"--source={source}",
-         f"--out={out}", "--layer=block1"]
-  done = subprocess.run(cmd, cwd=_REPO, capture_output=True, text=True, timeout=120,
-                        check=False)
+  cmd = ["tfsingan.metrics.fid_inception", f"--source={source}", f"--out={out}",
+         "--layer=block1"]
+  done = harness.run_cli(*cmd, timeout=120)
   assert done.returncode == 0, done.stderr
   assert "3 convolutions (block1)" in done.stdout
   meta = json.loads(str(np.load(out)["meta"]))
   assert [c["padding"] for c in meta["convs"]] == [[0, 0], [0, 0], [1, 1]]
-  bad = subprocess.run(cmd[:3] + [f"--source={tmp_path / 'nope.pt'}", f"--out={out}"],
-                       cwd=_REPO, capture_output=True, text=True, timeout=120, check=False)
+  bad = harness.run_cli(cmd[0], f"--source={tmp_path / 'nope.pt'}", f"--out={out}",
+                        timeout=120)
   assert bad.returncode == 2
   assert bad.stderr.strip().startswith("error: --source: file not found")
 

@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 
+import harness
 from tfsingan.common import distribute
 from tfsingan.common import image_io
 from tfsingan.errors import UserInputError
@@ -164,11 +165,8 @@ def test_two_workers_killed_in_turn_resume_finish_and_animate(tmp_path):
   rng = np.random.default_rng(0)
   image_io.save_image(photo, rng.uniform(0, 1, (48, 48, 3)).astype(np.float32))
   out = str(tmp_path / "animated")
-  r = subprocess.run([sys.executable, "-m", "tfsingan.animate", f"--workdir={workdir}",
-                      f"--image={photo}", f"--out={out}", "--emotion=happy",
-                      "--box=8,8,32,32"], cwd=ROOT, capture_output=True, text=True,
-                     env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES=""),
-                     timeout=TIMEOUT, check=False)
+  r = harness.run_cli("tfsingan.animate", f"--workdir={workdir}", f"--image={photo}",
+                      f"--out={out}", "--emotion=happy", "--box=8,8,32,32", timeout=TIMEOUT)
   assert r.returncode == 0, r.stderr[-3000:]
   assert sorted(os.listdir(out)) == ["grid.png", "happy.png"]
 

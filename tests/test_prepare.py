@@ -4,13 +4,12 @@ import csv
 import json
 import os
 import pickle
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 
+import harness
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation.aus import AU_NAMES, NUM_AUS
 from tfsingan.prepare import quality
@@ -26,9 +25,7 @@ VIDEO_FIRST, VIDEO_FRAMES = 260, 30  # frames 260..289 of the shared video: she 
 
 
 def run_cli(*args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  return subprocess.run([sys.executable, "-m", "tfsingan.prepare", *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=600, check=False)
+  return harness.run_cli("tfsingan.prepare", *args)
 
 
 def cut_clip(path, first, count):

@@ -5,12 +5,11 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
 
+import harness
 from tfsingan.common import rundir
 from tfsingan.config import field
 from tfsingan.errors import UserInputError
@@ -122,8 +121,7 @@ def _holder(path, ready):
   code = ("import sys, time\nfrom tfsingan.common import rundir\n"
           f"with rundir.lock({str(path)!r}):\n"
           f"  open({str(ready)!r}, 'w').close()\n  time.sleep(120)\n")
-  proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": ROOT})
+  proc = harness.start_python("-c", code)
   deadline = time.time() + 60
   while not ready.exists():
     assert proc.poll() is None and time.time() < deadline, "the lock holder did not start"

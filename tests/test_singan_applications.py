@@ -3,13 +3,12 @@ animation) on one tiny trained pyramid: library functions and the sample CLI."""
 
 import math
 import os
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 
+import harness
 from tfsingan.common import image_io
 from tfsingan.common.resize import imresize_np
 from tfsingan.errors import UserInputError
@@ -23,9 +22,7 @@ SIZE = 24  # training image; the tiny pyramid is 18, 21, 24 px
 
 
 def _cli(*args):
-  env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-  return subprocess.run([sys.executable, "-m", "tfsingan.sample", *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=300, check=False)
+  return harness.run_cli("tfsingan.sample", *args, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import cv2
 import numpy as np
 import pytest
 
+import harness
 from tfsingan.common import image_io
 from tfsingan.common import rundir
 from tfsingan.errors import UserInputError
@@ -25,10 +25,7 @@ TINY = SinGANConfig(max_size=24, min_size=18, base_channels=8, max_channels=8, i
                     checkpoint_every=3, log_every=3, image_every=6)
 
 
-def _cli(module, *args, timeout=600, **env_vars):
-  env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env_vars}
-  return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=timeout, check=False)
+_cli = harness.run_cli
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +80,8 @@ def test_resume_after_kill(tmp_path):
   # trains 80 iterations (60 a scale and a kill at 20 took 160, 2.5 min under load).
   args = [*TINY_FLAGS, "--iterations=30", "--checkpoint_every=10", "--log_every=10",
           "--image_every=30", f"--workdir={workdir}"]
-  env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-  proc = subprocess.Popen([sys.executable, "-m", "tfsingan.train", *args], cwd=ROOT, env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  proc = harness.start_python("-m", "tfsingan.train", *args, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
   pointer = os.path.join(workdir, "checkpoints", "latest.json")
   deadline = time.time() + 300
   try:

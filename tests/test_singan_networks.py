@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from harness import check_layer
 from tfsingan.singan.config import SinGANConfig
 from tfsingan.singan.networks import ConvBlock
 from tfsingan.singan.networks import SinGANCritic
@@ -57,11 +58,13 @@ def test_mixed_precision_keeps_float32_outputs():
   assert critic(z).dtype == "float32"
 
 
-def test_layers_round_trip_their_config():
-  for obj in [ConvBlock(16, 3, seed=4), SinGANGenerator(16, 3, 5, seed=2),
-              SinGANCritic(16, 3, 5, seed=3)]:
+def test_layers_round_trip_their_config(tmp_path):
+  z = np.random.default_rng(1).standard_normal((1, 12, 12, 3)).astype(np.float32)
+  for obj, inputs in [(ConvBlock(16, 3, seed=4), z), (SinGANGenerator(16, 3, 5, seed=2), (z, z)),
+                      (SinGANCritic(16, 3, 5, seed=3), z)]:
     clone = obj.__class__.from_config(obj.get_config())
     assert clone.get_config() == obj.get_config()
+    check_layer(obj, inputs, tmp_path=tmp_path)  # build, call, save and reload too
   gen = SinGANGenerator(8, seed=1)
   gen.build(((None, None, None, 3), (None, None, None, 3)))
   clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(gen))

@@ -4,12 +4,11 @@ import filecmp
 import json
 import os
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+import harness
 from tfsingan import synthetic
 from tfsingan.common.image_io import load_image
 from tfsingan.ganimation.aus import AU_NAMES, NUM_AUS, emotion_aus
@@ -154,10 +153,8 @@ def test_generate_is_deterministic_and_splits_by_identity(tmp_path):
 def test_cli_writes_a_set_that_load_index_reads(tmp_path):
   from tfsingan.ganimation import data  # pylint: disable=import-outside-toplevel
   out = tmp_path / "set"
-  env = dict(os.environ, PYTHONPATH=ROOT)
-  proc = subprocess.run([sys.executable, "-m", "tfsingan.synthetic", f"--out={out}",
-                         "--num=20", "--size=32", "--seed=3", "--test_fraction=0.25"],
-                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+  proc = harness.run_cli("tfsingan.synthetic", f"--out={out}", "--num=20", "--size=32",
+                         "--seed=3", "--test_fraction=0.25", timeout=120)
   assert proc.returncode == 0, proc.stderr
   train_paths, train_aus = data.load_index(str(out), "train")
   test_paths, test_aus = data.load_index(str(out), "test")
@@ -171,8 +168,7 @@ def test_cli_writes_a_set_that_load_index_reads(tmp_path):
   assert np.abs(truth - load_image(test_paths[0])).mean() < 0.03
   other = synthetic.true_target(str(out), test_paths[0], emotion_aus("happy"))
   assert np.abs(truth - other).mean() > 1e-3 or np.allclose(test_aus[0], emotion_aus("happy"))
-  bad = subprocess.run([sys.executable, "-m", "tfsingan.synthetic", f"--out={out}", "--num=0"],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+  bad = harness.run_cli("tfsingan.synthetic", f"--out={out}", "--num=0", timeout=120)
   assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0
   assert "--num" in bad.stderr
 

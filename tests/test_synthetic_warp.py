@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+import harness
 from tfsingan.ganimation import aus as aus_lib
 from tfsingan.synthetic import mesh
 from tfsingan.synthetic import warp
@@ -187,12 +188,7 @@ def test_warp_dataset_layout_split_and_truth(tmp_path, monkeypatch, fake_face_re
     (["--photos=/tmp"], "--renderer=warp"),
 ])
 def test_cli_bad_warp_flags_end_with_one_line(tmp_path, args, named):
-  import subprocess  # pylint: disable=import-outside-toplevel
-  import sys  # pylint: disable=import-outside-toplevel
-  root = os.path.dirname(HERE)
-  proc = subprocess.run([sys.executable, "-m", "tfsingan.synthetic", f"--out={tmp_path}"] + args,
-                        cwd=root, env=dict(os.environ, PYTHONPATH=root), capture_output=True,
-                        text=True, timeout=120)
+  proc = harness.run_cli("tfsingan.synthetic", f"--out={tmp_path}", *args, timeout=120)
   assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
   assert named in proc.stderr
 

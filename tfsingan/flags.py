@@ -24,14 +24,16 @@ _DEFINERS = {
 CONFIG_CLASSES = []
 
 
-def define_config_flags(*config_classes):
+def define_config_flags(*config_classes, flag_values=FLAGS):
   """Defines one flag per dataclass field (default None = 'the config default').
 
   Fields shared by several classes (e.g. `image`, `precision`) become one flag; the
-  help text lists each class's default.
+  help text lists each class's default. `flag_values`: another `flags.FlagValues`
+  than the process's (tests parse flagfiles into their own).
   """
   seen = {}
-  CONFIG_CLASSES.extend(c for c in config_classes if c not in CONFIG_CLASSES)
+  if flag_values is FLAGS:
+    CONFIG_CLASSES.extend(c for c in config_classes if c not in CONFIG_CLASSES)
   for cls in config_classes:
     for f in dataclasses.fields(cls):
       ftype = f.type if isinstance(f.type, type) else eval(f.type)  # pylint: disable=eval-used
@@ -40,7 +42,7 @@ def define_config_flags(*config_classes):
           raise TypeError(f"flag {f.name} has two types: {seen[f.name]} and {ftype}")
         continue
       seen[f.name] = ftype
-      if f.name in FLAGS:
+      if f.name in flag_values:
         continue
       defaults = ", ".join(
           f"{c.__name__.replace('Config', '')}={getattr(c(), f.name)!r}"
@@ -48,17 +50,17 @@ def define_config_flags(*config_classes):
       help_text = f"{f.metadata.get('help', '')} (default: {defaults})"
       choices = f.metadata.get("choices")
       if choices is not None:
-        flags.DEFINE_enum(f.name, None, list(choices), help_text)
+        flags.DEFINE_enum(f.name, None, list(choices), help_text, flag_values=flag_values)
       else:  # ranges are checked by the config (`tfsingan.config.check_ranges`)
-        _DEFINERS[ftype](f.name, None, help_text)
+        _DEFINERS[ftype](f.name, None, help_text, flag_values=flag_values)
 
 
-def config_from_flags(cls, **overrides):
+def config_from_flags(cls, flag_values=FLAGS, **overrides):
   """Builds `cls` from the flags that were set (command line or flagfile)."""
   kwargs = {}
   for f in dataclasses.fields(cls):
-    if f.name in FLAGS and FLAGS[f.name].value is not None:
-      kwargs[f.name] = FLAGS[f.name].value
+    if f.name in flag_values and flag_values[f.name].value is not None:
+      kwargs[f.name] = flag_values[f.name].value
   kwargs.update(overrides)
   return cls(**kwargs)
 
