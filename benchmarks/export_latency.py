@@ -29,6 +29,7 @@ from absl import app
 from absl import flags
 
 from benchmarks.machine import machine_info
+from benchmarks.machine import write_result
 from tfsingan import flags as flag_lib
 
 THREADS = 2
@@ -68,7 +69,7 @@ def _folder_bytes(path):
 
 def write_random_ganimation_run(root, image_size, conv_dim, repeat_num):
   """A GANimation run directory with random weights (nothing trained)."""
-  from tfsingan import config as config_lib  # pylint: disable=import-outside-toplevel
+  from tfsingan.common import rundir  # pylint: disable=import-outside-toplevel
   from tfsingan.ganimation import inference  # pylint: disable=import-outside-toplevel
   from tfsingan.ganimation import networks  # pylint: disable=import-outside-toplevel
   from tfsingan.ganimation.config import GANimationConfig  # pylint: disable=import-outside-toplevel
@@ -78,14 +79,14 @@ def write_random_ganimation_run(root, image_size, conv_dim, repeat_num):
   config = GANimationConfig(image_size=image_size, conv_dim=conv_dim, repeat_num=repeat_num,
                             critic_layers=min(6, (image_size // 2).bit_length() - 1))
   with open(os.path.join(root, inference.CONFIG_NAME), "w", encoding="utf-8") as f:
-    f.write(config_lib.to_json(config))
+    f.write(rundir.to_json(config, "ganimation"))
 
 
 def write_random_singan_run(root, image_size, num_scales, base_channels=32):
   """A SinGAN run directory with random weights for the first `num_scales` scales of
   an `image_size` square image (the paper's pyramid and widths)."""
   import numpy as np  # pylint: disable=import-outside-toplevel
-  from tfsingan import config as config_lib  # pylint: disable=import-outside-toplevel
+  from tfsingan.common import rundir  # pylint: disable=import-outside-toplevel
   from tfsingan.singan import scales  # pylint: disable=import-outside-toplevel
   from tfsingan.singan.config import SinGANConfig  # pylint: disable=import-outside-toplevel
   from tfsingan.singan.networks import SinGANGenerator  # pylint: disable=import-outside-toplevel
@@ -108,8 +109,8 @@ def write_random_singan_run(root, image_size, num_scales, base_channels=32):
            "scale_factor": pyramid.scale_factor}
   with open(os.path.join(root, "state.json"), "w", encoding="utf-8") as f:
     json.dump(state, f)
-  with open(os.path.join(root, "config.json"), "w", encoding="utf-8") as f:
-    f.write(config_lib.to_json(config))
+  with open(os.path.join(root, rundir.CONFIG_NAME), "w", encoding="utf-8") as f:
+    f.write(rundir.to_json(config, "singan"))
   h, w = sizes[0]
   np.save(os.path.join(root, "z_rec.npy"), np.zeros((h, w, 3), np.float32))
 
@@ -249,13 +250,10 @@ def define_flags():
 
 def main(argv):
   del argv
-  from tfsingan.common import checkpointing  # pylint: disable=import-outside-toplevel
   results = run(FLAGS.quick, FLAGS.ganimation_workdir, FLAGS.singan_workdir,
                 FLAGS.singan_scales, FLAGS.iters, FLAGS.calibration_samples)
   print(format_table(results), flush=True)
-  if FLAGS.out:
-    checkpointing.write_json(FLAGS.out, results)
-    print(f"wrote {FLAGS.out}")
+  write_result(FLAGS.out, results)
 
 
 if __name__ == "__main__":

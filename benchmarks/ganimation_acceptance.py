@@ -36,7 +36,6 @@ truth is `tfsingan.synthetic.dataset.render_identity` either way.
       [--regressor_workdir=R] [--out=benchmarks/results/ganimation_acceptance.json]
 """
 
-import json
 import os
 import sys
 import time
@@ -44,6 +43,8 @@ import time
 import numpy as np
 
 from benchmarks.machine import machine_info
+from benchmarks.machine import write_result
+from tfsingan.common import image_io
 from tfsingan.errors import UserInputError
 
 # Acceptance thresholds: issue 14's recalibration of the GANimation issue's.
@@ -59,10 +60,6 @@ ATTENTION_RANGE = (0.01, 0.99)
 # Pixels whose true source and target renders differ by more than this (max over
 # channels) count as "moved by the AU change".
 MOVED_THRESHOLD = 0.02
-
-
-def _psnr(mae_sq):
-  return float(10.0 * np.log10(1.0 / max(mae_sq, 1e-12)))
 
 
 def pair_targets(num, seed=0):
@@ -157,8 +154,8 @@ def evaluate(workdir, data_dir, *, regressor_workdir=None, max_images=None, seed
       "l1_input_vs_own_render": sums["floor"] / n,
       "l1_edit": sums["edit"] / n,
       "l1_unedited": sums["unedited"] / n,
-      "psnr_edit_db": _psnr(sums["edit_sq"] / n),
-      "psnr_unedited_db": _psnr(sums["unedited_sq"] / n),
+      "psnr_edit_db": image_io.psnr_from_mse(sums["edit_sq"] / n),
+      "psnr_unedited_db": image_io.psnr_from_mse(sums["unedited_sq"] / n),
       "l1_identity": sums["identity"] / n,
       "attention_mean": sums["attention"] / n,
       "moved_fraction": sums["moved_pixels"] / (n * size * size * 3),
@@ -246,7 +243,6 @@ def print_table(result):
 def main(argv):
   del argv
   from absl import flags  # pylint: disable=import-outside-toplevel
-  from tfsingan.common import checkpointing  # pylint: disable=import-outside-toplevel
   f = flags.FLAGS
   if not f.workdir or not f.data_dir:
     raise UserInputError("--workdir and --data_dir: required; expected a GANimation run and "
@@ -254,9 +250,7 @@ def main(argv):
   result = evaluate(f.workdir, f.data_dir, regressor_workdir=f.regressor_workdir,
                     max_images=f.max_images, seed=f.seed)
   print_table(result)
-  if f.out:
-    checkpointing.write_json(f.out, {**result, "machine": machine_info()})
-    print(f"wrote {f.out}")
+  write_result(f.out, {**result, "machine": machine_info()})
   return 0 if result["passed"] else 1
 
 

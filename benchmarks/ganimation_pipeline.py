@@ -10,7 +10,6 @@ state with and without the tiled AU maps. Images/s and the ratio to the
 baseline are printed and written as JSON.
 """
 
-import json
 import os
 import sys
 import tempfile
@@ -25,6 +24,7 @@ import cv2
 import numpy as np
 
 from benchmarks.machine import machine_info
+from benchmarks.machine import write_result
 import tfsingan.flags
 from tfsingan.errors import exit_on_user_error
 
@@ -123,9 +123,7 @@ def main(argv):
   del argv
   result = run(_DATA_DIR.value, _NUM.value, _IMAGE_SIZE.value, _BATCH_SIZE.value,
                _BATCHES.value, _BASELINE_BATCHES.value)
-  with open(_OUT.value, "w", encoding="utf-8") as f:
-    json.dump(result, f, indent=2)
-  print(f"wrote {_OUT.value}")
+  write_result(_OUT.value, result)
 
 
 if __name__ == "__main__":

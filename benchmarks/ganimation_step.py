@@ -30,6 +30,7 @@ from absl import app
 from absl import flags
 
 from benchmarks.machine import machine_info
+from benchmarks.machine import write_result
 
 flags.DEFINE_string("out", None, "Write the results as JSON here.")
 flags.DEFINE_integer("iterations", 3, "Timed iterations of each kind (after one warm-up).")
@@ -384,10 +385,7 @@ def main(argv):
   result = run(FLAGS.iterations, FLAGS.xla_iterations, FLAGS.image_size, FLAGS.batch_size,
                FLAGS.precisions, FLAGS.xla_precisions, FLAGS.torch, FLAGS.torch_iterations,
                FLAGS.pipeline_images)
-  if FLAGS.out:
-    from tfsingan.common.image_io import atomic_write_bytes  # pylint: disable=g-import-not-at-top
-    atomic_write_bytes(FLAGS.out, json.dumps(result, indent=2).encode("utf-8"))
-    print(f"wrote {FLAGS.out}")
+  write_result(FLAGS.out, result)
 
 
 if __name__ == "__main__":

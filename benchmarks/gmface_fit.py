@@ -24,8 +24,11 @@ from absl import flags
 import numpy as np
 
 from benchmarks.machine import machine_info
+from benchmarks.machine import write_result
+from tfsingan.common import image_io
 from tfsingan.common.image_io import bundled_face
 from tfsingan.gmface import fit
+from tfsingan.gmface import initial
 from tfsingan.gmface.params import pixel_coords
 
 flags.DEFINE_string("m", "10,20,40,80,160", "Numbers of Gaussians.")
@@ -44,7 +47,7 @@ FLAGS = flags.FLAGS
 
 
 def target_image():
-  return fit.gray(bundled_face(120))[..., 0].astype(np.float32)
+  return image_io.to_gray(bundled_face(120))[..., 0].astype(np.float32)
 
 
 def dct_matrix(n):
@@ -92,7 +95,7 @@ def numpy_adam(img, m, seconds, max_iter, lr, seed):
     return np.exp(-(u * u + v * v)), u, v, d1, d2, a, b, c
 
   g = components(mu, raw)[0]
-  wt = fit.solve_weights(g, y[:, None])[:, 0]
+  wt = initial.solve_weights(g, y[:, None])[:, 0]
   params = [wt, mu, raw]
   moments = [np.zeros_like(p) for p in params]
   velocities = [np.zeros_like(p) for p in params]
@@ -127,7 +130,7 @@ def ours(img, m, time_limit, patience, seed):
   """k-means init + LM with relocation; [(seconds incl. init, psnr)] per iteration."""
   t0 = time.perf_counter()
   target = img[..., None]
-  params = fit.initial_params(target, m, seed)
+  params = initial.initial_params(target, m, seed)
   state = fit.LMState.start(params, target)
   init_s = time.perf_counter() - t0
   trace = [(init_s, fit.psnr(state.best_loss))]
@@ -155,7 +158,7 @@ def train_step_variant(img, m, batch, steps, seconds, seed):
   target = img[..., None]
   t0 = time.perf_counter()
   model = GmNet(m, 1, alpha=0.0)
-  model.set_params(fit.initial_params(target, m, seed))
+  model.set_params(initial.initial_params(target, m, seed))
   model.compile(learning_rate=0.01, decay_steps=steps)
   x = pixel_coords(h, w)
   y = target.reshape(-1, 1)
@@ -264,10 +267,7 @@ def main(argv):
   del argv
   result = run(FLAGS.m, FLAGS.time_limit, FLAGS.patience, FLAGS.baseline_seconds,
                FLAGS.baseline_iterations, FLAGS.baseline_lr, FLAGS.adam_steps, FLAGS.seed)
-  if FLAGS.out:
-    with open(FLAGS.out, "w", encoding="utf-8") as f:
-      json.dump(result, f, indent=2)
-    print(f"wrote {FLAGS.out}")
+  write_result(FLAGS.out, result)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,15 @@ FLAGS_OF_INTEREST = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx51
                      "avx512_fp16", "amx_bf16", "amx_tile", "amx_int8", "amx_fp16")
 
 
+def write_result(path, result):
+  """Writes a benchmark's result to `path` (nothing when empty) as standard JSON,
+  atomically, and says so."""
+  from tfsingan.common import checkpointing  # pylint: disable=import-outside-toplevel
+  if path:
+    checkpointing.write_json(path, checkpointing.json_safe(result))
+    print(f"wrote {path}", flush=True)
+
+
 def cpu_model(path="/proc/cpuinfo"):
   try:
     with open(path, encoding="utf-8", errors="replace") as f:

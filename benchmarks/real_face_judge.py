@@ -41,13 +41,13 @@ Both judges have known limits: the emotion model is weak on anger and disgust
 were not trained by us and never saw these photos, which is what makes them judges.
 """
 
-import math
 import os
 import sys
 import time
 
 import numpy as np
 
+from tfsingan.common import image_io
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import aus as aus_lib
 
@@ -57,7 +57,6 @@ from tfsingan.ganimation import aus as aus_lib
 MIN_JUDGED_INTENDED = 0.5
 MIN_AU_PROGRESS = 0.5
 AU_MIN_GAP = 0.1  # targets closer than this to the photo's reading are not scored
-PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 def _finite(aus):
@@ -68,9 +67,9 @@ def list_photos(folder):
   if not folder or not os.path.isdir(folder):
     raise UserInputError(f"--photos={folder!r}: not a folder; expected a folder of face photos")
   photos = sorted(os.path.join(folder, f) for f in os.listdir(folder)
-                  if f.lower().endswith(PHOTO_EXTENSIONS) and not f.startswith("."))
+                  if f.lower().endswith(image_io.IMAGE_EXTENSIONS) and not f.startswith("."))
   if not photos:
-    raise UserInputError(f"--photos={folder}: no photo ({' '.join(PHOTO_EXTENSIONS)})")
+    raise UserInputError(f"--photos={folder}: no photo ({' '.join(image_io.IMAGE_EXTENSIONS)})")
   return photos
 
 
@@ -208,7 +207,7 @@ def _au_progress(rows, preset_only=False):
 
 def summarize(per_photo, emotion_rows, sweep_rows, integrity, skipped, photos_dir, workdir,
               size, seconds, judge_path):
-  from benchmarks.run_all import machine_info  # pylint: disable=import-outside-toplevel
+  from benchmarks.machine import machine_info  # pylint: disable=import-outside-toplevel
   from tfsingan.judges import emotion as emotion_lib  # pylint: disable=import-outside-toplevel
   per_emotion = {}
   for emo in sorted({r["emotion"] for r in emotion_rows}):
@@ -290,24 +289,10 @@ def format_table(result):
   return "\n".join(lines)
 
 
-def _json_ready(value):
-  if isinstance(value, dict):
-    return {str(k): _json_ready(v) for k, v in value.items()}
-  if isinstance(value, (list, tuple)):
-    return [_json_ready(v) for v in value]
-  if isinstance(value, (bool, np.bool_)):
-    return bool(value)
-  if isinstance(value, (float, np.floating)):
-    return None if not math.isfinite(float(value)) else float(value)
-  if isinstance(value, np.integer):
-    return int(value)
-  return value
-
-
 def main(argv):
   del argv
   from absl import flags  # pylint: disable=import-outside-toplevel
-  from tfsingan.common import checkpointing  # pylint: disable=import-outside-toplevel
+  from benchmarks.machine import write_result  # pylint: disable=import-outside-toplevel
   f = flags.FLAGS
   if not f.photos or not (f.ganimation_workdir or f.editor == "warp"):
     raise UserInputError("--photos and --ganimation_workdir: required; expected a folder of "
@@ -316,9 +301,7 @@ def main(argv):
                     face_landmarker=f.face_landmarker or None, sweep_aus=f.sweep_aus or None,
                     editor=f.editor)
   print(format_table(result))
-  if f.out:
-    checkpointing.write_json(f.out, _json_ready(result))
-    print(f"wrote {f.out}")
+  write_result(f.out, result)
   return 0 if result["passed"] else 1
 
 

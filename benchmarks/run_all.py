@@ -28,6 +28,7 @@ goes on; the exit code is 1 if any section failed. Next to OUT.json, the folder 
 holds each section's log (OUT/logs/) and the SinGAN samples (OUT/singan_quality/).
 """
 
+import dataclasses
 import datetime
 import importlib.util
 import json
@@ -37,12 +38,11 @@ import re
 import subprocess
 import sys
 import time
+from typing import Callable, Optional
 
 from benchmarks.machine import machine_info
+from tfsingan.config import field
 from tfsingan.errors import UserInputError
-
-SECTIONS = ("singan_speed", "ganimation_speed", "ganimation_pipeline", "export_latency",
-            "gmface_fit", "singan_quality", "ganimation_quality")
 
 # In the child: import the section's module, call its function, write the JSON result.
 _CHILD = r"""
@@ -52,61 +52,6 @@ result = getattr(importlib.import_module(module), function)(**kwargs)
 with open(out, "w", encoding="utf-8") as f:
   json.dump(result, f, default=lambda o: o.item() if hasattr(o, "item") else str(o))
 """
-
-
-def section_plan(name, quick, options):
-  """(module, function, kwargs) of a section, or a string saying why it is skipped.
-
-  Args:
-    name: a SECTIONS entry.
-    quick: the --quick settings instead of the full ones.
-    options: dict with inception_weights, ganimation_workdir, data_dir, au_regressor,
-      files_dir (where sections write files).
-  """
-  if name == "singan_speed":
-    kwargs = {}
-    if quick:
-      # Only the fastest mode at each scale (benchmarks/results/singan_step*.json): XLA
-      # at the coarsest, tf.function (the default) from the middle on, where XLA
-      # compiles for 15-30 s and is not faster.
-      kwargs = {"modes": ["function"], "scale_modes": {"coarse": ["xla"]}, "iters": 3,
-                "fine_iters": 1, "warmup": 0, "torch_mode": "off", "eager_scales": []}
-    return "benchmarks.singan_step", "run", kwargs
-  if name == "ganimation_speed":
-    kwargs = {"pipeline_images": 0}  # the pipeline is a section of its own
-    if quick:
-      kwargs.update(iterations=1, xla_precisions=[], torch=False)
-    return "benchmarks.ganimation_step", "run", kwargs
-  if name == "ganimation_pipeline":
-    kwargs = {"num": 200, "batches": 20, "baseline_batches": 4} if quick else {}
-    return "benchmarks.ganimation_pipeline", "run", kwargs
-  if name == "export_latency":
-    if importlib.util.find_spec("benchmarks.export_latency") is None:
-      return "benchmarks/export_latency.py is not present"
-    return "benchmarks.export_latency", "run", {"quick": quick}
-  if name == "gmface_fit":
-    kwargs = {}
-    if quick:
-      kwargs = {"m_list": "80", "time_limit": 20.0, "baseline_seconds": 10.0, "adam_steps": 0}
-    return "benchmarks.gmface_fit", "run", kwargs
-  if name == "singan_quality":
-    return "benchmarks.singan_quality", "run", {
-        "quick": quick, "inception_weights": options.get("inception_weights"),
-        "out_dir": os.path.join(options["files_dir"], "singan_quality")}
-  if name == "ganimation_quality":
-    workdir = options.get("ganimation_workdir")
-    if not workdir:
-      return ("no GANimation run given or found in runs/ (pass --ganimation_workdir=W "
-              "--data_dir=D)")
-    data_dir = options.get("data_dir") or _run_config(workdir).get("data_dir")
-    if not data_dir:
-      return f"no --data_dir given and {workdir}/config.json names none"
-    return "benchmarks.ganimation_acceptance", "evaluate", {
-        "workdir": workdir, "data_dir": data_dir,
-        "regressor_workdir": options.get("au_regressor"),
-        "max_images": 100 if quick else None}
-  raise UserInputError(f"--only/--skip: unknown section {name!r}; expected one of "
-                       f"{', '.join(SECTIONS)}")
 
 
 def _run_config(workdir):
@@ -305,10 +250,108 @@ def _ganimation_quality_rows(r):
   return rows
 
 
-_ROWS = {"singan_speed": _singan_speed_rows, "ganimation_speed": _ganimation_speed_rows,
-         "ganimation_pipeline": _ganimation_pipeline_rows,
-         "export_latency": _export_latency_rows, "gmface_fit": _gmface_rows,
-         "singan_quality": _singan_quality_rows, "ganimation_quality": _ganimation_quality_rows}
+@dataclasses.dataclass(frozen=True)
+class Section:
+  """One benchmark: the function a child process runs, its --quick and --full settings,
+  and how its result becomes table rows.
+
+  Args:
+    name: the section's name (--only, --skip, --section_args, the table).
+    module, function: what the child imports and calls with the settings.
+    rows: result -> [(metric, value, unit)].
+    quick, full: the settings (keyword arguments) of each mode.
+    prepare: optional (settings, quick, options) -> settings, or a string saying why
+      the section is skipped; `options` as in `section_plan`.
+  """
+
+  name: str
+  module: str
+  rows: Callable
+  quick: dict = dataclasses.field(default_factory=dict)
+  full: dict = dataclasses.field(default_factory=dict)
+  function: str = "run"
+  prepare: Optional[Callable] = None
+
+
+def _export_present(kwargs, quick, options):
+  del quick, options
+  if importlib.util.find_spec("benchmarks.export_latency") is None:
+    return "benchmarks/export_latency.py is not present"
+  return kwargs
+
+
+def _singan_quality_files(kwargs, quick, options):
+  del quick
+  return {**kwargs, "inception_weights": options.get("inception_weights"),
+          "out_dir": os.path.join(options["files_dir"], "singan_quality")}
+
+
+def _ganimation_run(kwargs, quick, options):
+  """The GANimation run to score (`_options` checked its family) and its data."""
+  del quick
+  workdir = options.get("ganimation_workdir")
+  if not workdir:
+    return ("no GANimation run given or found in runs/ (pass --ganimation_workdir=W "
+            "--data_dir=D)")
+  data_dir = options.get("data_dir") or _run_config(workdir).get("data_dir")
+  if not data_dir:
+    return f"no --data_dir given and {workdir}/config.json names none"
+  return {"workdir": workdir, "data_dir": data_dir,
+          "regressor_workdir": options.get("au_regressor"), **kwargs}
+
+
+# The sections in the order they run. --quick times only the fastest SinGAN mode at each
+# scale (benchmarks/results/singan_step*.json): XLA at the coarsest, tf.function (the
+# default) from the middle on, where XLA compiles for 15-30 s and is not faster.
+SECTION_LIST = (
+    Section("singan_speed", "benchmarks.singan_step", _singan_speed_rows,
+            quick={"modes": ["function"], "scale_modes": {"coarse": ["xla"]}, "iters": 3,
+                   "fine_iters": 1, "warmup": 0, "torch_mode": "off", "eager_scales": []}),
+    # The input pipeline is a section of its own.
+    Section("ganimation_speed", "benchmarks.ganimation_step", _ganimation_speed_rows,
+            quick={"pipeline_images": 0, "iterations": 1, "xla_precisions": [],
+                   "torch": False},
+            full={"pipeline_images": 0}),
+    Section("ganimation_pipeline", "benchmarks.ganimation_pipeline", _ganimation_pipeline_rows,
+            quick={"num": 200, "batches": 20, "baseline_batches": 4}),
+    Section("export_latency", "benchmarks.export_latency", _export_latency_rows,
+            quick={"quick": True}, full={"quick": False}, prepare=_export_present),
+    Section("gmface_fit", "benchmarks.gmface_fit", _gmface_rows,
+            quick={"m_list": "80", "time_limit": 20.0, "baseline_seconds": 10.0,
+                   "adam_steps": 0}),
+    Section("singan_quality", "benchmarks.singan_quality", _singan_quality_rows,
+            quick={"quick": True}, full={"quick": False}, prepare=_singan_quality_files),
+    Section("ganimation_quality", "benchmarks.ganimation_acceptance", _ganimation_quality_rows,
+            function="evaluate", quick={"max_images": 100}, full={"max_images": None},
+            prepare=_ganimation_run),
+)
+SECTIONS = tuple(s.name for s in SECTION_LIST)
+_BY_NAME = {s.name: s for s in SECTION_LIST}
+
+
+def _section(name):
+  if name not in _BY_NAME:
+    raise UserInputError(f"--only/--skip: unknown section {name!r}; expected one of "
+                         f"{', '.join(SECTIONS)}")
+  return _BY_NAME[name]
+
+
+def section_plan(name, quick, options):
+  """(module, function, kwargs) of a section, or a string saying why it is skipped.
+
+  Args:
+    name: a SECTIONS entry.
+    quick: the --quick settings instead of the full ones.
+    options: dict with inception_weights, ganimation_workdir, data_dir, au_regressor,
+      files_dir (where sections write files).
+  """
+  section = _section(name)
+  kwargs = dict(section.quick if quick else section.full)
+  if section.prepare is not None:
+    kwargs = section.prepare(kwargs, quick, options)
+    if isinstance(kwargs, str):
+      return kwargs
+  return section.module, section.function, kwargs
 
 
 def _generic_rows(result, prefix="", depth=0):
@@ -333,9 +376,9 @@ def table_rows(name, record):
     result = record["result"]
     if isinstance(result, dict) and isinstance(result.get("table"), list):
       extracted = [(t["metric"], t["value"], t.get("unit", "")) for t in result["table"]]
-    elif name in _ROWS:
+    elif name in _BY_NAME:
       try:
-        extracted = _ROWS[name](result)
+        extracted = _BY_NAME[name].rows(result)
       except (KeyError, TypeError, ZeroDivisionError) as e:
         extracted = [("table", f"could not read the result ({type(e).__name__}: {e}); "
                       "see the JSON", "")]
@@ -364,19 +407,9 @@ def format_table(rows):
   return "\n".join(lines)
 
 
-def _json_safe(value):
-  """Standard JSON: no Infinity/NaN (written as null)."""
-  if isinstance(value, dict):
-    return {str(k): _json_safe(v) for k, v in value.items()}
-  if isinstance(value, (list, tuple)):
-    return [_json_safe(v) for v in value]
-  if isinstance(value, float) and not math.isfinite(value):
-    return None
-  return value
-
-
 def write_report(path, mode, records, settings_note=None):
   """Writes the JSON report; returns the table rows."""
+  from tfsingan.common import checkpointing  # pylint: disable=import-outside-toplevel
   from tfsingan.common.image_io import atomic_write_bytes  # pylint: disable=import-outside-toplevel
   rows = [row for name, record in records.items() for row in table_rows(name, record)]
   report = {
@@ -392,7 +425,7 @@ def write_report(path, mode, records, settings_note=None):
       "sections": records,
       "table": [{"section": s, "metric": m, "value": v, "unit": u} for s, m, v, u in rows],
   }
-  atomic_write_bytes(path, json.dumps(_json_safe(report), indent=2, allow_nan=False,
+  atomic_write_bytes(path, json.dumps(checkpointing.json_safe(report), indent=2, allow_nan=False,
                                       default=str).encode("utf-8"))
   return rows
 
@@ -422,7 +455,33 @@ def run_all(sections, quick, options, out, *, section_args=None, verbose=False):
   return records
 
 
+@dataclasses.dataclass(frozen=True)
+class RunAllConfig:
+  """The options of `python -m benchmarks.run_all` (its flags)."""
+
+  quick: bool = field(False, help="Reduced settings, under 10 minutes on 2 cores.")
+  full: bool = field(False, help="Each benchmark's full settings (hours).")
+  out: str = field(None, help="JSON output; default benchmarks/results/run_all_quick.json or "
+                   "run_all_full.json.")
+  only: str = field("", help=f"Run only these sections ({', '.join(SECTIONS)}), comma-separated.")
+  skip: str = field("", help="Do not run these sections (comma-separated).")
+  inception_weights: str = field(None, help="Keras ImageNet InceptionV3 weights for SIFID; "
+                                 "default: the Keras cache (~/.keras/models). Never "
+                                 "downloaded; without them SIFID is skipped.")
+  ganimation_workdir: str = field(None, help="GANimation run to score; default: the newest "
+                                  "GANimation run in runs/.")
+  data_dir: str = field(None, help="Synthetic dataset of that run; default: the run's own "
+                        "--data_dir.")
+  au_regressor: str = field(None, help="AU regressor run for the AU error; default: the "
+                            "newest one in runs/, if any.")
+  section_args: str = field(None, help="JSON {section: {argument: value}} overriding the "
+                            "settings passed to a section's run function.")
+  verbose: bool = field(False, help="Stream every section's output (it is always written to "
+                        "OUT/logs/).")
+
+
 def _options(f, out):
+  from tfsingan.common import rundir  # pylint: disable=import-outside-toplevel
   from tfsingan.metrics import sifid  # pylint: disable=import-outside-toplevel
   notes = []
   weights = None
@@ -435,9 +494,8 @@ def _options(f, out):
     except UserInputError:
       notes.append("SIFID skipped: no Inception weights (pass --inception_weights=...)")
   workdir = f.ganimation_workdir
-  if workdir and not os.path.isfile(os.path.join(workdir, "config.json")):
-    raise UserInputError(f"--ganimation_workdir: {workdir} holds no run (no config.json); "
-                         "expected the --workdir of a GANimation training run")
+  if workdir:  # the family its config.json names
+    rundir.check_family(workdir, "ganimation", flag="--ganimation_workdir")
   if not workdir:
     workdir = find_ganimation_run()
     if workdir:
@@ -449,12 +507,11 @@ def _options(f, out):
 
 
 def _selected_sections(f):
-  for name in list(f.only) + list(f.skip):
-    if name not in SECTIONS:
-      raise UserInputError(f"--only/--skip: unknown section {name!r}; expected one of "
-                           f"{', '.join(SECTIONS)}")
-  chosen = [s for s in SECTIONS if not f.only or s in f.only]
-  return [s for s in chosen if s not in f.skip]
+  only, skip = ([n.strip() for n in (text or "").split(",") if n.strip()]
+                for text in (f.only, f.skip))
+  for name in only + skip:
+    _section(name)
+  return [s for s in SECTIONS if (not only or s in only) and s not in skip]
 
 
 def _section_args(f):
@@ -474,10 +531,9 @@ def _section_args(f):
 
 
 def main(argv):
-  from absl import flags  # pylint: disable=import-outside-toplevel
-  f = flags.FLAGS
-  if len(argv) > 1:
-    raise UserInputError(f"unexpected arguments {' '.join(argv[1:])}; use --flag=value")
+  from tfsingan import flags as flag_lib  # pylint: disable=import-outside-toplevel
+  flag_lib.no_arguments(argv)
+  f = flag_lib.config_from_flags(RunAllConfig)
   if f.quick == f.full:
     raise UserInputError("pass exactly one of --quick (under 10 minutes) and --full (hours)")
   quick = f.quick
@@ -505,28 +561,9 @@ if __name__ == "__main__":
   # Flags are defined only when run as a script: tests import this module next to
   # other command-line modules that define --out too.
   from absl import app
-  from absl import flags
 
   import tfsingan.flags
   from tfsingan.errors import exit_on_user_error
 
-  flags.DEFINE_boolean("quick", False, "Reduced settings, under 10 minutes on 2 cores.")
-  flags.DEFINE_boolean("full", False, "Each benchmark's full settings (hours).")
-  flags.DEFINE_string("out", None, "JSON output; default "
-                      "benchmarks/results/run_all_quick.json or run_all_full.json.")
-  flags.DEFINE_list("only", [], f"Run only these sections ({', '.join(SECTIONS)}).")
-  flags.DEFINE_list("skip", [], "Do not run these sections.")
-  flags.DEFINE_string("inception_weights", None, "Keras ImageNet InceptionV3 weights for "
-                      "SIFID; default: the Keras cache (~/.keras/models). Never downloaded; "
-                      "without them SIFID is skipped.")
-  flags.DEFINE_string("ganimation_workdir", None, "GANimation run to score; default: the "
-                      "newest GANimation run in runs/.")
-  flags.DEFINE_string("data_dir", None, "Synthetic dataset of that run; default: the run's "
-                      "own --data_dir.")
-  flags.DEFINE_string("au_regressor", None, "AU regressor run for the AU error; default: "
-                      "the newest one in runs/, if any.")
-  flags.DEFINE_string("section_args", None, "JSON {section: {argument: value}} overriding "
-                      "the settings passed to a section's run function.")
-  flags.DEFINE_boolean("verbose", False, "Stream every section's output (it is always "
-                       "written to OUT/logs/).")
+  tfsingan.flags.define_config_flags(RunAllConfig)
   app.run(exit_on_user_error(main), flags_parser=tfsingan.flags.parse_flags_or_exit)

@@ -20,6 +20,7 @@ from absl import app
 from absl import flags
 
 from benchmarks.machine import machine_info
+from benchmarks.machine import write_result
 
 flags.DEFINE_string("image", "", "Training image (default: the bundled face at 250x250).")
 flags.DEFINE_list("scales", ["coarse", "middle", "fine"], "coarse, middle, fine or indices.")
@@ -257,10 +258,8 @@ def main(argv):
   result = run(FLAGS.image, FLAGS.scales, FLAGS.modes, FLAGS.precisions, FLAGS.iters,
                FLAGS.fine_iters, FLAGS.warmup, FLAGS.torch, FLAGS.eager_scales)
   os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
-  with open(FLAGS.out, "w", encoding="utf-8") as f:
-    json.dump(result, f, indent=2)
   print(json.dumps(result["summary"], indent=2))
-  print(f"wrote {FLAGS.out}")
+  write_result(FLAGS.out, result)
 
 
 def _print_row(row, sizes):

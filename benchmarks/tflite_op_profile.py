@@ -176,7 +176,7 @@ def define_flags():
 def main(argv):
   del argv
   from benchmarks.machine import machine_info  # pylint: disable=import-outside-toplevel
-  from tfsingan.common import checkpointing  # pylint: disable=import-outside-toplevel
+  from benchmarks.machine import write_result  # pylint: disable=import-outside-toplevel
   results = {"threads": FLAGS.threads,
              "machine": {**machine_info(), "load_average_start": os.getloadavg()},
              "models": {}}
@@ -187,9 +187,7 @@ def main(argv):
     results["models"][name] = result
     print(format_table(name, result), flush=True)
   results["machine"]["load_average_end"] = os.getloadavg()
-  if FLAGS.out:
-    checkpointing.write_json(FLAGS.out, results)
-    print(f"wrote {FLAGS.out}")
+  write_result(FLAGS.out, results)
 
 
 if __name__ == "__main__":

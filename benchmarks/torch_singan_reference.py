@@ -180,7 +180,13 @@ def _init_weights(module):
 
 
 class _FiveConvNet(nn.Module):
-  """Head block, 3 body blocks and a tail conv, all `channels` wide, no padding."""
+  """Head block, 3 body blocks and a tail conv, all `channels` wide, no padding.
+
+  Args:
+    channels: width of every layer.
+    out_channels: 3 (a generator's image) or 1 (a critic's score map).
+  Reference: Shaham et al., SinGAN, ICCV 2019.
+  """
 
   def __init__(self, channels, out_channels):
     super().__init__()
@@ -195,12 +201,7 @@ class _FiveConvNet(nn.Module):
 
 
 class Generator(_FiveConvNet):
-  """Residual generator: tanh(net(padded noisy input)) + previous image.
-
-  Args:
-    channels: width of every layer.
-  Reference: Shaham et al., SinGAN, ICCV 2019.
-  """
+  """Residual generator: tanh(net(padded noisy input)) + previous image (`channels` wide)."""
 
   def __init__(self, channels):
     super().__init__(channels, 3)
@@ -214,12 +215,7 @@ class Generator(_FiveConvNet):
 
 
 class Critic(_FiveConvNet):
-  """Patch critic (WGAN): a 1-channel score map.
-
-  Args:
-    channels: width of every layer.
-  Reference: Shaham et al., SinGAN, ICCV 2019.
-  """
+  """Patch critic (WGAN): a 1-channel score map (`channels` wide)."""
 
   def __init__(self, channels):
     super().__init__(channels, 1)

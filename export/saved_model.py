@@ -164,8 +164,7 @@ def _write(workdir, out, version, target, family, name, config_path, start_scale
 
 @exit_on_user_error
 def main(argv):
-  if len(argv) > 1:
-    raise UserInputError(f"unexpected arguments {argv[1:]}")
+  flag_lib.no_arguments(argv)
   workdir = flag_lib.require(FLAGS.workdir, "workdir", "a trained GANimation or SinGAN run")
   out = flag_lib.require(FLAGS.out, "out", "the model folder, e.g. models/NAME")
   target = export(workdir, out, FLAGS.version, start_scale=FLAGS.start_scale,

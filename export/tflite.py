@@ -227,10 +227,7 @@ def ganimation_calibration(config, num, seed=0):
 def _load_face(path, size):
   import cv2  # pylint: disable=import-outside-toplevel
   from tfsingan.common import image_io  # pylint: disable=import-outside-toplevel
-  img = image_io.load_image(path, quiet=True)
-  h, w = img.shape[:2]
-  side = min(h, w)
-  img = img[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+  img = image_io.centre_crop(image_io.load_image(path, quiet=True))
   return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
 
 
@@ -323,8 +320,7 @@ def export(workdir, out, quantize="none", *, scales=None, calibration_samples=64
 
 @exit_on_user_error
 def main(argv):
-  if len(argv) > 1:
-    raise UserInputError(f"unexpected arguments {argv[1:]}")
+  flag_lib.no_arguments(argv)
   workdir = flag_lib.require(FLAGS.workdir, "workdir", "a trained GANimation or SinGAN run")
   out = flag_lib.require(FLAGS.out, "out", "the .tflite file to write")
   if FLAGS.quantize not in QUANTIZATIONS:

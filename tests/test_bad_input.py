@@ -117,7 +117,7 @@ _ENTRY_POINTS = [
     ("tfsingan.train", ["--model=gmface"]), ("tfsingan.sample", []),
     ("tfsingan.animate", []), ("tfsingan.expand", []), ("tfsingan.evaluate", []),
     ("tfsingan.synthetic.__main__", []), ("tfsingan.gmface.__main__", []),
-    ("tfsingan.metrics.au_regressor", []), ("export.saved_model", []),
+    ("tfsingan.metrics.au_regressor.__main__", []), ("export.saved_model", []),
     ("export.tflite", []), ("tfsingan.prepare.__main__", []),
 ]
 

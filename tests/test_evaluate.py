@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import harness
-from tfsingan import evaluate
+from tfsingan.metrics import evaluation
 from tfsingan.common.image_io import load_image, save_image
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation.aus import AU_NAMES
@@ -76,7 +76,7 @@ def test_sifid_pairs_by_stem_png_and_jpeg(tmp_path, weights):
   save_image(str(tmp_path / "fake" / "a.jpg"), a)
   shutil.copy(tmp_path / "real" / "b.jpg", tmp_path / "fake" / "b.jpg")
   save_image(str(tmp_path / "fake" / "c.png"), 0.5 + 0.2 * _image(5))  # unrelated: the scale
-  summary = evaluate.run_evaluation("sifid", real=str(tmp_path / "real"),
+  summary = evaluation.run_evaluation("sifid", real=str(tmp_path / "real"),
                                     fake=str(tmp_path / "fake"), out=str(tmp_path / "e"),
                                     inception_weights=weights)
   by_stem = {os.path.basename(p["fake"])[0]: p for p in summary["pairs"]}
@@ -86,7 +86,7 @@ def test_sifid_pairs_by_stem_png_and_jpeg(tmp_path, weights):
   assert 0.0 < by_stem["a"]["sifid"] < 0.1 * by_stem["c"]["sifid"]  # JPEG vs PNG of one image
   save_image(str(tmp_path / "fake" / "d.png"), a)
   with pytest.raises(UserInputError, match="no real image with the stem"):
-    evaluate.run_evaluation("sifid", real=str(tmp_path / "real"), fake=str(tmp_path / "fake"),
+    evaluation.run_evaluation("sifid", real=str(tmp_path / "real"), fake=str(tmp_path / "fake"),
                             out=str(tmp_path / "e"), inception_weights=weights)
 
 
@@ -98,7 +98,7 @@ def test_diversity_groups_from_manifest(tmp_path):
     save_image(str(tmp_path / "fake" / n), _image(10 + i, 16))
   (tmp_path / "manifest.csv").write_text(
       "file,start_scale\ns0.png,9\ns1.png,9\ns2,10\ns3.png,10\n")
-  summary = evaluate.run_evaluation("diversity", real=str(tmp_path / "train.png"),
+  summary = evaluation.run_evaluation("diversity", real=str(tmp_path / "train.png"),
                                     fake=str(tmp_path / "fake"), out=str(tmp_path / "e"),
                                     targets=str(tmp_path / "manifest.csv"))
   assert list(summary["groups"]) == ["start_scale=9", "start_scale=10"]  # natural order
@@ -160,20 +160,20 @@ def test_user_errors(tmp_path):
   (tmp_path / "empty").mkdir()
   save_image(str(tmp_path / "r.png"), _image(0, 16))
   with pytest.raises(UserInputError, match="holds no images"):
-    evaluate.run_evaluation("diversity", real=str(tmp_path / "r.png"),
+    evaluation.run_evaluation("diversity", real=str(tmp_path / "r.png"),
                             fake=str(tmp_path / "empty"), out=str(tmp_path / "e"))
   with pytest.raises(UserInputError, match="not a folder"):
-    evaluate.run_evaluation("diversity", real=str(tmp_path / "r.png"),
+    evaluation.run_evaluation("diversity", real=str(tmp_path / "r.png"),
                             fake=str(tmp_path / "nope"), out=str(tmp_path / "e"))
   save_image(str(tmp_path / "mixed" / "a.png"), _image(1, 16))
   save_image(str(tmp_path / "mixed" / "b.png"), _image(2, 20))
   with pytest.raises(UserInputError, match="different sizes"):
-    evaluate.run_evaluation("diversity", real=str(tmp_path / "r.png"),
+    evaluation.run_evaluation("diversity", real=str(tmp_path / "r.png"),
                             fake=str(tmp_path / "mixed"), out=str(tmp_path / "e"))
   with pytest.raises(UserInputError, match="--targets is required"):
-    evaluate.run_evaluation("au_error", fake=str(tmp_path / "mixed"), out=str(tmp_path / "e"))
+    evaluation.run_evaluation("au_error", fake=str(tmp_path / "mixed"), out=str(tmp_path / "e"))
   (tmp_path / "t.csv").write_text("file,aus\na.png," + " ".join(["0"] * 17) + "\n"
                                   "b.png," + " ".join(["0"] * 17) + "\n")
   with pytest.raises(UserInputError, match="--au_regressor"):
-    evaluate.run_evaluation("au_error", fake=str(tmp_path / "mixed"), out=str(tmp_path / "e"),
+    evaluation.run_evaluation("au_error", fake=str(tmp_path / "mixed"), out=str(tmp_path / "e"),
                             targets=str(tmp_path / "t.csv"), au_regressor=str(tmp_path))

@@ -12,6 +12,7 @@ import harness
 from tfsingan.common import image_io
 from tfsingan.errors import UserInputError
 from tfsingan.gmface import fit
+from tfsingan.gmface import initial
 from tfsingan.gmface import losses
 from tfsingan.gmface import trainer
 from tfsingan.gmface import transforms
@@ -78,7 +79,7 @@ def test_peak_loss_gradients():
 def test_lm_recovers_five_known_gaussians():
   truth = five_gaussians(32)
   target = truth.render()
-  state = fit.LMState.start(fit.initial_params(target, 5, seed=0), target)
+  state = fit.LMState.start(initial.initial_params(target, 5, seed=0), target)
   state = fit.fit_lm(target, state, 400, relocate_every=50, relocate_count=1, log_every=0)
   assert state.best_loss < 1e-4
   fitted = GmFaceParams.from_raw(state.best_w, state.best_mu, state.best_raw, 32, 32)
@@ -87,7 +88,7 @@ def test_lm_recovers_five_known_gaussians():
 
 def test_lm_resume_equals_uninterrupted():
   target = five_gaussians(24).render()
-  start = fit.initial_params(target, 5, seed=1)
+  start = initial.initial_params(target, 5, seed=1)
   full = fit.fit_lm(target, fit.LMState.start(start, target), 30, relocate_every=10,
                     relocate_count=1, log_every=0)
   half = fit.fit_lm(target, fit.LMState.start(start, target), 15, relocate_every=10,
@@ -103,7 +104,7 @@ def test_lm_resume_equals_uninterrupted():
 def test_train_step_lowers_the_loss():
   target = five_gaussians(16).render()
   net = GmNet(5, alpha=0.01, peak_loss="smooth")
-  net.set_params(fit.initial_params(target, 5, seed=0))
+  net.set_params(initial.initial_params(target, 5, seed=0))
   net.compile(learning_rate=0.003)
   data = (tf.constant(pixel_coords(16, 16)), tf.constant(target.reshape(-1, 1)))
   first = float(net.train_step(data)["loss"])

@@ -135,8 +135,7 @@ def write_edits(edit_face, crops, plans, photo, out, *, sequence=None, fps=8.0):
 
 @exit_on_user_error
 def main(argv):
-  if len(argv) > 1:
-    raise UserInputError(f"unexpected arguments {argv[1:]}")
+  flag_lib.no_arguments(argv)
   warp = FLAGS.editor == "warp"
   workdir = None if warp else flag_lib.require(FLAGS.workdir, "workdir",
                                                "a trained GANimation run directory")

@@ -52,8 +52,7 @@ FLAGS = flags.FLAGS
 
 @exit_on_user_error
 def main(argv):
-  if len(argv) > 1:
-    raise UserInputError(f"unexpected arguments {argv[1:]}; flags are written --name=value")
+  flag_lib.no_arguments(argv)
   if flag_lib.given_on_command_line("gen_start_scale"):
     raise UserInputError("--gen_start_scale is a sampling option of tfsingan.sample, not "
                          "used here; expand injects each expression at --start_scale "

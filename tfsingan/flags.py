@@ -84,6 +84,30 @@ def parse_flags_or_exit(argv, known_only=False):
   return remaining
 
 
+def no_arguments(argv):
+  """UserInputError for words on the command line that are not flags."""
+  if len(argv) > 1:
+    raise UserInputError(f"unexpected arguments {' '.join(argv[1:])}; flags are written "
+                         "--name=value")
+
+
+def config_main(cls, run, **required):
+  """The `main(argv)` of an entry point: refuses positional arguments, builds `cls`
+  from the flags (its ranges checked), requires each flag named in `required`
+  ({flag: what it is, for the message}) and returns `run(config, *their values)`;
+  bad input ends with one `error:` line and exit code 2."""
+  from tfsingan.errors import exit_on_user_error  # pylint: disable=import-outside-toplevel
+
+  @exit_on_user_error
+  def main(argv):
+    no_arguments(argv)
+    config = config_from_flags(cls)
+    return run(config, *[require(FLAGS[name].value, name, what)
+                         for name, what in required.items()])
+
+  return main
+
+
 def require(value, name, what):
   if value is None or value == "":
     raise UserInputError(f"--{name} is required: {what}")

@@ -40,8 +40,7 @@ def resolve_config(model):
 
 @exit_on_user_error
 def main(argv):
-  if len(argv) > 1:
-    raise UserInputError(f"unexpected arguments {argv[1:]}; flags are written --name=value")
+  flag_lib.no_arguments(argv)
   model = flag_lib.require(FLAGS.model, "model", f"one of {sorted(_FAMILIES)}")
   config = resolve_config(model)
   if FLAGS.dry_run:

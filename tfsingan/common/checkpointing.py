@@ -8,12 +8,31 @@ older prefixes are deleted only after the pointer moved.
 
 import glob
 import json
+import math
 import os
 import re
 import tempfile
 
+import numpy as np
+
 from tfsingan.common.image_io import atomic_write_bytes
 from tfsingan.errors import UserInputError
+
+
+def json_safe(value):
+  """`value` as standard JSON takes it: no Infinity/NaN (written as null; e.g. the PSNR
+  of identical images), numpy scalars as Python numbers, dict keys as strings."""
+  if isinstance(value, dict):
+    return {str(k): json_safe(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [json_safe(v) for v in value]
+  if isinstance(value, (bool, np.bool_)):
+    return bool(value)
+  if isinstance(value, (float, np.floating)):
+    return float(value) if math.isfinite(value) else None
+  if isinstance(value, np.integer):
+    return int(value)
+  return value
 
 
 def write_json(path, obj):

@@ -10,6 +10,36 @@ import numpy as np
 
 from tfsingan.errors import UserInputError
 
+# The image files that tf.io.decode_image reads (the GANimation pipeline), and all
+# that OpenCV reads (`load_image`): the one list of image extensions.
+TF_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+IMAGE_EXTENSIONS = TF_IMAGE_EXTENSIONS + (".webp", ".tif", ".tiff")
+# ITU-R BT.601 luma weights of R, G and B: every RGB -> gray conversion here (the
+# GmFace paper's gray faces use them too).
+LUMA = (0.299, 0.587, 0.114)
+
+
+def psnr_from_mse(mse):
+  """PSNR in dB (peak 1) of a mean squared error already pooled (a solver's loss, a sum
+  over batches); for two images use skimage.metrics.peak_signal_noise_ratio. An MSE
+  under 1e-12 counts as 1e-12 (120 dB), so a perfect fit stays a finite number."""
+  return float(10.0 * np.log10(1.0 / max(mse, 1e-12)))
+
+
+def to_gray(img, dtype=np.float32):
+  """(..., 3) RGB -> (..., 1) luma (`LUMA`) in `dtype`; 1-channel input is returned as is."""
+  img = np.asarray(img, dtype)
+  if img.shape[-1] == 1:
+    return img
+  return (img @ np.array(LUMA, dtype))[..., None]
+
+
+def centre_crop(img):
+  """The central square of an H x W (x C) array (the larger side is cut evenly)."""
+  h, w = img.shape[:2]
+  side = min(h, w)
+  top, left = (h - side) // 2, (w - side) // 2
+  return img[top:top + side, left:left + side]
 
 
 def notice(message):
@@ -75,7 +105,7 @@ def load_image(path, *, channels=3, what="image", quiet=False):
     notes.append("grayscale converted to RGB")
     img = np.repeat(img, 3, axis=2)
   elif channels == 1 and img.shape[2] == 3:
-    img = (img @ np.array([0.299, 0.587, 0.114], np.float32))[:, :, None]
+    img = to_gray(img)
   if not np.all(np.isfinite(img)):
     raise UserInputError(f"{what}: {path} contains NaN or infinite pixels")
   if notes and not quiet:

@@ -11,7 +11,7 @@ import tensorflow as tf
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation.aus import NUM_AUS, tile_aus
 # Re-exported: callers read a dataset through this module.
-from tfsingan.ganimation.layouts import (IMAGE_EXTENSIONS, LAYOUT_HELP, PICKLE_NAME,  # pylint: disable=unused-import
+from tfsingan.ganimation.layouts import (LAYOUT_HELP, PICKLE_NAME,  # pylint: disable=unused-import
                                          OpenFaceTable, load_index, read_openface_csv,
                                          read_openface_table)
 

@@ -42,7 +42,6 @@ from tfsingan.errors import UserInputError
 from tfsingan.ganimation.aus import AU_NAMES, AU_SCALE, NUM_AUS
 
 PICKLE_NAME = "aus_openface.pkl"
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 CSV_FOLDERS = ("processed", "openface")  # looked up besides the image folder
 LAYOUT_HELP = (
     "expected either imgs/<id>.jpg + aus_openface.pkl (+ train_ids.csv/test_ids.csv), "
@@ -118,14 +117,14 @@ def _read_ids_csv(path):
 
 def _stem(name):
   base, ext = os.path.splitext(name)
-  return base if ext.lower() in IMAGE_EXTENSIONS else name
+  return base if ext.lower() in image_io.TF_IMAGE_EXTENSIONS else name
 
 
 def _list_images(folder):
   if not os.path.isdir(folder):
     return []
   return sorted(f for f in os.listdir(folder)
-                if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith("."))
+                if f.lower().endswith(image_io.TF_IMAGE_EXTENSIONS) and not f.startswith("."))
 
 
 def _to_unit_aus(values):
@@ -181,7 +180,7 @@ def _index_format_a(data_dir, split, skips):
   for name in names:
     path = os.path.join(img_dir, name)
     if not os.path.splitext(name)[1]:
-      path = next((path + e for e in IMAGE_EXTENSIONS if os.path.exists(path + e)), path)
+      path = next((path + e for e in image_io.TF_IMAGE_EXTENSIONS if os.path.exists(path + e)), path)
     if not os.path.isfile(path):
       skips.add("image file not found", name)
       continue

@@ -52,7 +52,7 @@ class GmNet(keras.Model):
 
   Example:
     net = GmNet(80)
-    net.set_params(fit.initial_params(face, 80))
+    net.set_params(initial.initial_params(face, 80))
     net.compile(learning_rate=0.01)
     net.fit(pixel_coords(120, 120), face.reshape(-1, 1), batch_size=256, epochs=10)
     params = net.get_params(120, 120)

@@ -21,22 +21,18 @@ from tfsingan.common import image_io
 from tfsingan.common import rundir
 from tfsingan.errors import UserInputError
 from tfsingan.gmface import fit
+from tfsingan.gmface import initial
 from tfsingan.gmface.params import GmFaceParams
 from tfsingan.gmface.params import pixel_coords
 
 MIN_SIDE = 2  # the smallest target whose gradient (the k-means placement) exists
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def _square(img, size):
   """Centre-crops to a square and resizes to size x size (0 = keep the size)."""
-  h, w = img.shape[:2]
   if size == 0:
     return img
-  if h != w:
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    img = img[top:top + s, left:left + s]
+  img = image_io.centre_crop(img)
   if img.shape[0] != size:
     img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
     if img.ndim == 2:
@@ -52,9 +48,9 @@ def load_targets(config):
     if not os.path.isdir(folder):
       raise UserInputError(f"--data_dir: {folder} is not a folder; expected a folder of "
                            "aligned face images")
-    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(image_io.IMAGE_EXTENSIONS))
     if not names:
-      raise UserInputError(f"--data_dir: {folder} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+      raise UserInputError(f"--data_dir: {folder} holds no images ({', '.join(image_io.IMAGE_EXTENSIONS)})")
     imgs = [_square(image_io.load_image(os.path.join(folder, n), channels=c,
                                         what="--data_dir", quiet=True),
                     config.image_size) for n in names]
@@ -72,7 +68,7 @@ def load_targets(config):
     source = config.image
   else:
     img = image_io.bundled_face()
-    img = fit.gray(img) if c == 1 else img
+    img = image_io.to_gray(img) if c == 1 else img
     source = "bundled face (scikit-image astronaut)"
   target = _square(img, config.image_size)
   if min(target.shape[:2]) < MIN_SIDE:
@@ -85,7 +81,7 @@ def load_targets(config):
 def _initial_params(config, target):
   h, w, c = target.shape
   if not config.init_from:
-    return fit.initial_params(target, config.num_gaussians, config.seed)
+    return initial.initial_params(target, config.num_gaussians, config.seed)
   p = GmFaceParams.load(config.init_from, what="--init_from")
   if p.num_gaussians != config.num_gaussians:
     raise UserInputError(f"--init_from: {config.init_from} has {p.num_gaussians} Gaussians, "
@@ -94,7 +90,7 @@ def _initial_params(config, target):
   if p.channels == 1 and c == 3:
     weights = np.repeat(weights, 3, axis=1)
   elif p.channels == 3 and c == 1:  # The gray of an RGB model is the luma of its weights.
-    weights = weights @ np.array([[0.299], [0.587], [0.114]])
+    weights = weights @ np.array(image_io.LUMA)[:, None]
   return p.replace(w=weights, height=h, width=w, info={})
 
 

@@ -20,6 +20,7 @@ import os
 import re
 
 import numpy as np
+import skimage.metrics
 
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation.aus import AU_NAMES, NUM_AUS
@@ -122,6 +123,6 @@ def l1_psnr(image, reference):
   if image.shape != reference.shape:
     raise UserInputError(f"images of different sizes {image.shape} and {reference.shape}")
   l1 = float(np.abs(image - reference).mean())
-  mse = float(np.square(image - reference).mean())
-  psnr = float("inf") if mse == 0.0 else float(10.0 * np.log10(1.0 / mse))
-  return l1, psnr
+  if l1 == 0.0:  # skimage would warn about the division by zero
+    return l1, float("inf")
+  return l1, float(skimage.metrics.peak_signal_noise_ratio(reference, image, data_range=1.0))

@@ -8,17 +8,12 @@ paper's "intensity values"; BT.601 luma, as `load_image(channels=1)`).
 
 import numpy as np
 
+from tfsingan.common import image_io
 from tfsingan.errors import UserInputError
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float64)
-
-
 def to_gray(images):
-  """(..., 3) RGB -> (..., 1) BT.601 luma; single-channel input is returned as is."""
-  images = np.asarray(images, np.float64)
-  if images.shape[-1] == 1:
-    return images
-  return (images @ _LUMA)[..., None]
+  """(..., 3) RGB -> (..., 1) float64 BT.601 luma; single-channel input is returned as is."""
+  return image_io.to_gray(images, np.float64)
 
 
 def diversity(samples, reference, *, gray=False):

@@ -329,8 +329,7 @@ def _main():
 
   @exit_on_user_error
   def main(argv):
-    if len(argv) > 1:
-      raise UserInputError(f"unexpected arguments {' '.join(argv[1:])}; use --flag=value")
+    tfsingan.flags.no_arguments(argv)
     source = tfsingan.flags.require(flags.FLAGS.source, "source", "the default_1.pt file")
     out = tfsingan.flags.require(flags.FLAGS.out, "out", "the output .npz path")
     meta = convert(source, out, flags.FLAGS.layer)

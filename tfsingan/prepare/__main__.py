@@ -18,7 +18,6 @@ from absl import flags
 
 from tfsingan import config as config_lib
 from tfsingan import flags as flag_lib
-from tfsingan.errors import UserInputError
 from tfsingan.errors import exit_on_user_error
 from tfsingan.prepare.config import PrepareConfig
 
@@ -30,8 +29,7 @@ FLAGS = flags.FLAGS
 
 @exit_on_user_error
 def main(argv):
-  if len(argv) > 1:
-    raise UserInputError(f"unexpected arguments {' '.join(argv[1:])}; use --flag=value")
+  flag_lib.no_arguments(argv)
   config = flag_lib.config_from_flags(PrepareConfig)
   if FLAGS.dry_run:
     print(config_lib.to_json(config))

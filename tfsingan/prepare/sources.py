@@ -13,9 +13,10 @@ import re
 import cv2
 import numpy as np
 
+from tfsingan.common import image_io
 from tfsingan.errors import UserInputError
 
-PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+PHOTO_EXTENSIONS = image_io.IMAGE_EXTENSIONS
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 # `--every=auto`: this many frames kept per second of video (a 20 s clip gives ~100).
 FRAMES_PER_SECOND = 5.0

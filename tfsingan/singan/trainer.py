@@ -204,9 +204,7 @@ class RunEta:
     ys = [math.log(finished[s]) for s in finished]
     if len(set(xs)) < 2:
       return self.PRIOR_BETA
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    slope = (sum((x - mx) * (y - my) for x, y in zip(xs, ys))
-             / sum((x - mx) ** 2 for x in xs))
+    slope = float(np.polyfit(xs, ys, 1)[0])  # least squares over the finished scales
     return min(max(slope, 0.0), 1.0)
 
   def remaining_seconds(self, n, done, seconds_per_iter):

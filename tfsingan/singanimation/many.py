@@ -43,7 +43,6 @@ NAMESPACE = "expand_many"
 STATUSES = ("done", "skipped", "failed")
 FAILURES = "failures.json"
 LOG = "expand.log"
-PHOTO_EXTENSIONS = (".png", ".jpg", ".jpeg")
 CSV_COLUMNS = ("photo", "id", "box", "source_aus")
 _ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 _RESERVED = (manifest_lib.MANIFEST, FAILURES)
@@ -67,7 +66,7 @@ def read_photos(path):
   optional `id`, `box` (x,y,w,h) and `source_aus` (AU12:0.4,...) columns; an empty
   cell means the shared flag."""
   if os.path.isdir(path):
-    names = sorted(n for n in os.listdir(path) if n.lower().endswith(PHOTO_EXTENSIONS))
+    names = sorted(n for n in os.listdir(path) if n.lower().endswith(image_io.IMAGE_EXTENSIONS))
     photos = [Photo(_default_id(n), os.path.join(path, n)) for n in names]
     where = f"--input={path}"
   elif os.path.isfile(path) and path.lower().endswith(".csv"):
@@ -76,7 +75,7 @@ def read_photos(path):
     raise UserInputError(f"--input={path}: expected a folder of photos or a .csv file "
                          "listing them")
   if not photos:
-    raise UserInputError(f"{where}: no photos (expected {', '.join(PHOTO_EXTENSIONS)} files)")
+    raise UserInputError(f"{where}: no photos (expected {', '.join(image_io.IMAGE_EXTENSIONS)} files)")
   seen = {}
   for photo in photos:
     if not _ID.match(photo.id) or photo.id in _RESERVED:

@@ -37,8 +37,7 @@ _LANDMARKER = flags.DEFINE_string("face_landmarker", None, "--renderer=warp: Med
 
 @exit_on_user_error
 def main(argv):
-  if len(argv) > 1:
-    raise UserInputError(f"unexpected arguments {' '.join(argv[1:])}; use --flag=value")
+  tfsingan.flags.no_arguments(argv)
   if not _OUT.value:
     raise UserInputError("--out: missing; expected the folder to write the dataset into")
   common = dict(size=_SIZE.value, seed=_SEED.value, test_fraction=_TEST_FRACTION.value,

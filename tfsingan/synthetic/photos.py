@@ -29,7 +29,6 @@ from tfsingan.errors import UserInputError
 from tfsingan.synthetic import dataset
 from tfsingan.synthetic import warp
 
-PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 MAX_ROTATION = 8.0  # degrees; in-plane head tilts of frontal face datasets stay within this
 SCALE_RANGE = (0.92, 1.08)
 JITTER = {"brightness": 0.06, "contrast": 0.12, "saturation": 0.15}
@@ -41,9 +40,9 @@ def list_photos(photos_dir):
     raise UserInputError(f"--photos: {photos_dir} is not a folder; expected a folder of "
                          "face photos")
   names = sorted(n for n in os.listdir(photos_dir)
-                 if n.lower().endswith(PHOTO_EXTENSIONS) and not n.startswith("."))
+                 if n.lower().endswith(image_io.IMAGE_EXTENSIONS) and not n.startswith("."))
   if not names:
-    raise UserInputError(f"--photos: {photos_dir} holds no photo ({', '.join(PHOTO_EXTENSIONS)})")
+    raise UserInputError(f"--photos: {photos_dir} holds no photo ({', '.join(image_io.IMAGE_EXTENSIONS)})")
   return names
 
 
@@ -96,7 +95,7 @@ def identity_crop(photo01, landmarks, landmarks5, params, size):
     points5 = points5[[1, 0, 2, 4, 3]]
   aligned = faces.align(photo, points5.astype(np.float32), size=size)
   crop = np.asarray(aligned.image, np.float32)
-  grey = crop @ np.array([0.299, 0.587, 0.114], np.float32)
+  grey = image_io.to_gray(crop)[..., 0]
   crop = grey[..., None] + params["saturation"] * (crop - grey[..., None])
   crop = (crop - crop.mean()) * params["contrast"] + crop.mean() + params["brightness"]
   crop_landmarks = _apply(np.asarray(aligned.matrix, np.float64), _apply(m, landmarks))

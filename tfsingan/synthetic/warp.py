@@ -35,6 +35,7 @@ import functools
 import cv2
 import numpy as np
 
+from tfsingan.common import image_io
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation.aus import AU_NAMES, NUM_AUS
 from tfsingan.synthetic import au_moves
@@ -337,7 +338,7 @@ def _paint_mouth(out, photo, lm, moved, frame):
   lips = _poly_mask(outer, lx0, ly0, max(ly1 - ly0, 0), max(lx1 - lx0, 0)) > 0.5
   lip_colour = (np.median(photo[ly0:ly1, lx0:lx1][lips], axis=0) if lips.any()
                 else np.array([0.6, 0.35, 0.3]))
-  luma = float(np.dot(lip_colour, [0.299, 0.587, 0.114]))
+  luma = float(np.dot(lip_colour, image_io.LUMA))
   dark = lip_colour * 0.2
   tongue = lip_colour * 0.6
   teeth_colour = (0.8 * np.array([0.95, 0.92, 0.84]) + 0.2 * lip_colour) * np.clip(

@@ -27,6 +27,7 @@ import time
 import cv2
 import numpy as np
 
+from tfsingan.common import image_io
 from tfsingan.config import check_ranges
 from tfsingan.config import field
 from tfsingan.errors import UserInputError
@@ -86,9 +87,8 @@ def _square(img, image_size):
   img = np.asarray(img, np.float32)
   if img.shape[-1] == 1:
     img = np.repeat(img, 3, axis=-1)
-  h, w = img.shape[:2]
-  side = min(h, w)
-  img = img[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+  img = image_io.centre_crop(img)
+  side = img.shape[0]
   if side != image_size:
     interp = cv2.INTER_AREA if side > image_size else cv2.INTER_LINEAR
     img = cv2.resize(img, (image_size, image_size), interpolation=interp)
@@ -252,38 +252,3 @@ def load_regressor(workdir):
     raise UserInputError(f"--au_regressor: {weights} does not match the regressor "
                          f"({str(e).splitlines()[0][:200]})") from None
   return model
-
-
-def define_flags():
-  """The command-line flags (defined only when run as a program: a library module
-  defines no flags on import)."""
-  from absl import flags  # pylint: disable=import-outside-toplevel
-  import tfsingan.flags  # pylint: disable=import-outside-toplevel
-  flags.DEFINE_string("data_dir", None, "AU-labelled dataset (synthetic or GANimation layout).")
-  flags.DEFINE_string("workdir", None, "Folder for the weights and config.")
-  tfsingan.flags.define_config_flags(AURegressorConfig)
-
-
-def main(argv):
-  """`python -m tfsingan.metrics.au_regressor`: options are checked before the paths."""
-  from absl import flags  # pylint: disable=import-outside-toplevel
-  import tfsingan.flags  # pylint: disable=import-outside-toplevel
-  from tfsingan.errors import exit_on_user_error  # pylint: disable=import-outside-toplevel
-
-  @exit_on_user_error
-  def checked(argv):
-    if len(argv) > 1:
-      raise UserInputError(f"unexpected arguments {' '.join(argv[1:])}; use --flag=value")
-    config = tfsingan.flags.config_from_flags(AURegressorConfig)
-    data_dir = tfsingan.flags.require(flags.FLAGS.data_dir, "data_dir", "the dataset folder")
-    workdir = tfsingan.flags.require(flags.FLAGS.workdir, "workdir", "the output folder")
-    train(config, data_dir, workdir)
-
-  return checked(argv)
-
-
-if __name__ == "__main__":
-  from absl import app  # pylint: disable=g-import-not-at-top
-  import tfsingan.flags  # pylint: disable=g-import-not-at-top
-  define_flags()
-  app.run(main, flags_parser=tfsingan.flags.parse_flags_or_exit)
