@@ -30,21 +30,19 @@ noise amplitudes in the sidecar:
 The batch dimension is free (None) everywhere.
 """
 
+import dataclasses
 import os
 import re
 import shutil
 import tempfile
 
-from absl import app
-from absl import flags
 
-from tfsingan import flags as flag_lib
+from export import cli
 from tfsingan.common import checkpointing
 from tfsingan.common import rundir
+from tfsingan.config import check_ranges
+from tfsingan.config import field
 from tfsingan.errors import UserInputError
-from tfsingan.errors import exit_on_user_error
-
-FLAGS = flags.FLAGS
 
 SIDECAR = os.path.join("assets.extra", "tfsingan_export.json")
 MODEL_CONFIG = "models.config"
@@ -162,29 +160,32 @@ def _write(workdir, out, version, target, family, name, config_path, start_scale
   return target
 
 
-@exit_on_user_error
-def main(argv):
-  flag_lib.no_arguments(argv)
-  workdir = flag_lib.require(FLAGS.workdir, "workdir", "a trained GANimation or SinGAN run")
-  out = flag_lib.require(FLAGS.out, "out", "the model folder, e.g. models/NAME")
-  target = export(workdir, out, FLAGS.version, start_scale=FLAGS.start_scale,
-                  inject_scale=FLAGS.inject_scale)
+@dataclasses.dataclass(frozen=True)
+class SavedModelConfig:
+  """What `python -m export.saved_model` writes, besides --workdir and --out."""
+
+  version: int = field(1, help="Model version (TF Serving serves the highest).", low=0)
+  start_scale: int = field(0, help="SinGAN: first scale with fresh noise in `sample` and "
+                           "`sample_seed` (0 = coarsest).", low=0)
+  inject_scale: int = field(1, help="SinGAN: scale at which `regenerate` injects its image "
+                            "(1 = the paper's N-1, 2 = N-2).", low=0)
+
+  def __post_init__(self):
+    check_ranges(self)
+
+
+def run(config, workdir, out):
+  """`export` with the options of `config`; says what it wrote."""
+  target = export(workdir, out, config.version, start_scale=config.start_scale,
+                  inject_scale=config.inject_scale)
   print(f"wrote {target} (signatures: see {os.path.join(target, SIDECAR)})", flush=True)
+  return target
 
 
-def define_flags():
-  """The command-line flags (defined only when run as a program, so that tests can
-  import the library functions of several CLIs in one process)."""
-  flags.DEFINE_string("workdir", None, "Run directory of a trained GANimation or SinGAN.")
-  flags.DEFINE_string("out", None, "Model folder models/NAME; the version goes below it.")
-  flags.DEFINE_integer("version", 1, "Model version (TF Serving serves the highest).",
-                       lower_bound=0)
-  flags.DEFINE_integer("start_scale", 0, "SinGAN: first scale with fresh noise in `sample` "
-                       "and `sample_seed` (0 = coarsest).", lower_bound=0)
-  flags.DEFINE_integer("inject_scale", 1, "SinGAN: scale at which `regenerate` injects its "
-                       "image (1 = the paper's N-1, 2 = N-2).", lower_bound=0)
-
+PROGRAM = cli.Program(SavedModelConfig, run,
+                      out_help="Model folder models/NAME; the version goes below it.",
+                      out_what="the model folder, e.g. models/NAME")
+main, define_flags = PROGRAM.main, PROGRAM.define_flags
 
 if __name__ == "__main__":
-  define_flags()
-  app.run(main, flags_parser=flag_lib.parse_flags_or_exit)
+  PROGRAM.start()

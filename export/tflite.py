@@ -30,19 +30,19 @@ outputs in every mode, so one Android code path serves all four files. Conversio
 only (no Flex / SELECT_TF_OPS): a model that would need one is refused.
 """
 
+import dataclasses
 import os
 import re
 import shutil
 import tempfile
 
-from absl import app
-from absl import flags
 
-from tfsingan import flags as flag_lib
+from export import cli
 from tfsingan.common import checkpointing
 from tfsingan.common import rundir
+from tfsingan.config import check_ranges
+from tfsingan.config import field
 from tfsingan.errors import UserInputError
-from tfsingan.errors import exit_on_user_error
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 UINT8_SIGNATURE = "animate_uint8"
@@ -66,8 +66,6 @@ GPU_DELEGATE_EXTRA_OPS = {
     # post_training_float16_quant); only DEQUANTIZE of float16 constants counts.
     "DEQUANTIZE": "https://www.tensorflow.org/lite/performance/post_training_float16_quant",
 }
-
-FLAGS = flags.FLAGS
 
 
 def model_ops(model_bytes):
@@ -318,33 +316,37 @@ def export(workdir, out, quantize="none", *, scales=None, calibration_samples=64
   return out, sidecar_path
 
 
-@exit_on_user_error
-def main(argv):
-  flag_lib.no_arguments(argv)
-  workdir = flag_lib.require(FLAGS.workdir, "workdir", "a trained GANimation or SinGAN run")
-  out = flag_lib.require(FLAGS.out, "out", "the .tflite file to write")
-  if FLAGS.quantize not in QUANTIZATIONS:
-    raise UserInputError(f"--quantize={FLAGS.quantize}: expected one of "
+@dataclasses.dataclass(frozen=True)
+class TFLiteConfig:
+  """What `python -m export.tflite` writes, besides --workdir and --out."""
+
+  quantize: str = field("none", help="none, float16, dynamic or int8.")
+  scales: int = field(None, help="SinGAN: number of coarse scales exported (default: all "
+                      "trained scales).", low=1)
+  calibration_samples: int = field(64, help="int8: representative inputs for the activation "
+                                   "ranges.", low=1, high=100_000)
+  seed: int = field(0, help="int8: seed of the calibration inputs.", low=0)
+
+  def __post_init__(self):
+    check_ranges(self)
+
+
+def run(config, workdir, out):
+  """`export` with the options of `config`; says what it wrote."""
+  if config.quantize not in QUANTIZATIONS:
+    raise UserInputError(f"--quantize={config.quantize}: expected one of "
                          f"{', '.join(QUANTIZATIONS)}")
-  path, sidecar_path = export(workdir, out, FLAGS.quantize, scales=FLAGS.scales,
-                              calibration_samples=FLAGS.calibration_samples, seed=FLAGS.seed)
-  print(f"wrote {path} ({os.path.getsize(path) / 1e6:.2f} MB, {FLAGS.quantize}) and "
+  path, sidecar_path = export(workdir, out, config.quantize, scales=config.scales,
+                              calibration_samples=config.calibration_samples, seed=config.seed)
+  print(f"wrote {path} ({os.path.getsize(path) / 1e6:.2f} MB, {config.quantize}) and "
         f"{sidecar_path}", flush=True)
+  return path, sidecar_path
 
 
-def define_flags():
-  """The command-line flags (defined only when run as a program, so that tests can
-  import the library functions of several CLIs in one process)."""
-  flags.DEFINE_string("workdir", None, "Run directory of a trained GANimation or SinGAN.")
-  flags.DEFINE_string("out", None, "Output .tflite file (the sidecar .json goes beside it).")
-  flags.DEFINE_string("quantize", "none", "none, float16, dynamic or int8.")
-  flags.DEFINE_integer("scales", None, "SinGAN: number of coarse scales exported "
-                       "(default: all trained scales).", lower_bound=1)
-  flags.DEFINE_integer("calibration_samples", 64, "int8: representative inputs for the "
-                       "activation ranges.", lower_bound=1, upper_bound=100_000)
-  flags.DEFINE_integer("seed", 0, "int8: seed of the calibration inputs.", lower_bound=0)
-
+PROGRAM = cli.Program(TFLiteConfig, run,
+                      out_help="Output .tflite file (the sidecar .json goes beside it).",
+                      out_what="the .tflite file to write")
+main, define_flags = PROGRAM.main, PROGRAM.define_flags
 
 if __name__ == "__main__":
-  define_flags()
-  app.run(main, flags_parser=flag_lib.parse_flags_or_exit)
+  PROGRAM.start()

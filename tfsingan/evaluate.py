@@ -23,14 +23,10 @@ from tfsingan.metrics import evaluation
 
 flags.DEFINE_string("out", None, "Output folder for <metric>.json/.csv/.png.")
 flag_lib.define_config_flags(evaluation.EvaluateConfig)
-FLAGS = flags.FLAGS
 
 
-def _run(config):
-  evaluation.run(config, FLAGS.out)  # which checks --metric and --fake before --out
-
-
-main = flag_lib.config_main(evaluation.EvaluateConfig, _run)
+# evaluation.run checks --metric and --fake before --out.
+main = flag_lib.config_main(evaluation.EvaluateConfig, evaluation.run, out=None)
 
 
 if __name__ == "__main__":

@@ -91,19 +91,21 @@ def no_arguments(argv):
                          "--name=value")
 
 
-def config_main(cls, run, **required):
+def config_main(cls, run, **paths):
   """The `main(argv)` of an entry point: refuses positional arguments, builds `cls`
-  from the flags (its ranges checked), requires each flag named in `required`
-  ({flag: what it is, for the message}) and returns `run(config, *their values)`;
-  bad input ends with one `error:` line and exit code 2."""
+  from the flags (its ranges checked) and calls `run(config, *the values of the flags
+  in paths)`; `paths` maps each flag to what it is, for the message when it is missing,
+  or to None for a flag that `run` checks itself. Bad input ends with one `error:`
+  line and exit code 2."""
   from tfsingan.errors import exit_on_user_error  # pylint: disable=import-outside-toplevel
 
   @exit_on_user_error
   def main(argv):
     no_arguments(argv)
     config = config_from_flags(cls)
-    return run(config, *[require(FLAGS[name].value, name, what)
-                         for name, what in required.items()])
+    run(config, *[FLAGS[name].value if what is None else require(FLAGS[name].value, name, what)
+                  for name, what in paths.items()])
+    # Nothing returned: app.run would take it for the exit status.
 
   return main
 
