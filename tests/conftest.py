@@ -102,3 +102,21 @@ def fake_face_reading():
     del photo01, reader, what
     return lm.copy(), points5.copy(), np.zeros(17)
   return read_face
+
+
+@pytest.fixture(scope="session")
+def tiny_ganimation_run(tmp_path_factory):
+  """An untrained tiny GANimation generator (32 px, 8 channels, one residual block)
+  saved as the trainer saves a finished run: config.json + generator.weights.h5."""
+  import keras  # pylint: disable=import-outside-toplevel
+  from tfsingan.common import rundir  # pylint: disable=import-outside-toplevel
+  from tfsingan.ganimation import inference  # pylint: disable=import-outside-toplevel
+  from tfsingan.ganimation import networks  # pylint: disable=import-outside-toplevel
+  from tfsingan.ganimation.config import GANimationConfig  # pylint: disable=import-outside-toplevel
+  root = tmp_path_factory.mktemp("ganimation_run")
+  config = GANimationConfig(image_size=32, conv_dim=8, repeat_num=1, critic_layers=4)
+  keras.utils.set_random_seed(0)
+  generator = networks.build_generator(32, 8, 1, dtype="float32")
+  generator.save_weights(str(root / inference.GENERATOR_WEIGHTS))
+  (root / inference.CONFIG_NAME).write_text(rundir.to_json(config, "ganimation"))
+  return str(root)

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import harness
-from tfsingan import config as config_lib
 from tfsingan import synthetic
 from tfsingan.common import image_io
 from tfsingan.errors import UserInputError
@@ -22,19 +21,9 @@ def run_cli(*args):
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
+def workdir(tiny_ganimation_run):
   """An untrained tiny generator saved as the trainer saves a finished run."""
-  import keras  # pylint: disable=import-outside-toplevel
-  from tfsingan.ganimation import inference  # pylint: disable=import-outside-toplevel
-  from tfsingan.ganimation import networks  # pylint: disable=import-outside-toplevel
-  from tfsingan.ganimation.config import GANimationConfig  # pylint: disable=import-outside-toplevel
-  root = tmp_path_factory.mktemp("ganimation_run")
-  config = GANimationConfig(image_size=32, conv_dim=8, repeat_num=1, critic_layers=4)
-  keras.utils.set_random_seed(0)
-  generator = networks.build_generator(32, 8, 1, dtype="float32")
-  generator.save_weights(str(root / inference.GENERATOR_WEIGHTS))
-  (root / inference.CONFIG_NAME).write_text(config_lib.to_json(config))
-  return str(root)
+  return tiny_ganimation_run
 
 
 @pytest.fixture(scope="module")

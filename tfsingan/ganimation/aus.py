@@ -35,8 +35,12 @@ AU_DESCRIPTIONS = {
 # 0.5-0.6, an explicit FACS "B" (slight) grade at 0.4. AU16 (lower lip depressor)
 # is not among OpenFace's intensity AUs, so disgust uses AU10 (upper lip raiser,
 # part of the EMFACS disgust variants 10+17 / 9+10) in its place.
+# Happiness is the open (lips-parted, teeth-showing) smile 6+12+25, the common
+# variant of the happy faces of FACS-coded sets (CK+): the FER2013 judge reads the
+# closed smile 6+12 as neutral (warp of Grace Hopper and Biden: p(happy) 0.28 and
+# 0.33; with AU25 at 1.0: 0.72 and 0.77, judged happy; issue 14).
 EMOTIONS = {
-    "happy": {"AU06": 0.8, "AU12": 1.0},
+    "happy": {"AU06": 0.8, "AU12": 1.0, "AU25": 1.0},
     "sad": {"AU01": 0.8, "AU04": 0.6, "AU15": 0.8},
     "surprise": {"AU01": 1.0, "AU02": 1.0, "AU05": 0.4, "AU26": 0.8},
     "fear": {"AU01": 0.8, "AU02": 0.6, "AU04": 0.6, "AU05": 0.8, "AU07": 0.5,

@@ -1,0 +1,111 @@
+"""Several GANimation training sets in one (the original on-disk format of Pumarola et al., ECCV 2018).
+
+  python -m tfsingan.prepare.merge --input=data/video,data/warp --out=data/real
+
+Reads each input (any layout `tfsingan.ganimation.data.load_index` reads: what
+`prepare` and `synthetic` write, or OpenFace CSVs) and writes OUT/imgs/ (hard
+links where the filesystem allows, else copies), aus_openface.pkl, train_ids.csv
+and test_ids.csv. Image ids are prefixed with their input's folder name, so two
+inputs never collide; each input keeps its own split (an input whose test split
+is empty gives nothing to test_ids.csv). The AUs are stored as read (OpenFace's
+0..5 scale), so training on OUT sees exactly what it would see on the inputs.
+"""
+
+import os
+import pickle
+import shutil
+
+import numpy as np
+
+from tfsingan.errors import UserInputError
+from tfsingan.common.image_io import atomic_write_bytes
+
+SPLITS = ("train", "test")
+
+
+def _inputs(spec):
+  folders = [s.strip().rstrip("/") for s in str(spec or "").split(",") if s.strip()]
+  if not folders:
+    raise UserInputError("--input: expected a comma-separated list of dataset folders")
+  prefixes = [os.path.basename(os.path.abspath(f)) for f in folders]
+  for folder in folders:
+    if not os.path.isdir(folder):
+      raise UserInputError(f"--input: {folder} is not a folder; expected a dataset "
+                           "(python -m tfsingan.prepare or tfsingan.synthetic)")
+  if len(set(prefixes)) != len(prefixes):
+    raise UserInputError(f"--input: two folders share a name ({', '.join(prefixes)}); "
+                         "expected distinct folder names (they prefix the image ids)")
+  return list(zip(folders, prefixes))
+
+
+def _link(src, dst):
+  if os.path.exists(dst):
+    os.remove(dst)
+  try:
+    os.link(src, dst)
+  except OSError:
+    shutil.copyfile(src, dst)
+
+
+def merge(inputs, out, *, quiet=False):
+  """Merges the dataset folders `inputs` ("A,B" or a list) into `out`; returns
+  {input prefix: {split: images}}."""
+  from tfsingan.ganimation import data  # pylint: disable=import-outside-toplevel
+  pairs = _inputs(",".join(inputs) if isinstance(inputs, (list, tuple)) else inputs)
+  if os.path.exists(out) and not os.path.isdir(out):
+    raise UserInputError(f"--out: {out} exists and is not a folder")
+  out_abs = os.path.abspath(out)
+  if any(os.path.abspath(f) == out_abs for f, _ in pairs):
+    raise UserInputError(f"--out: {out} is one of the inputs; expected a new folder")
+  img_dir = os.path.join(out, "imgs")
+  os.makedirs(img_dir, exist_ok=True)
+  table, ids, counts = {}, {s: [] for s in SPLITS}, {}
+  for folder, prefix in pairs:
+    counts[prefix] = {}
+    for split in SPLITS:
+      try:
+        paths, aus = data.load_index(folder, split, quiet=quiet)
+      except UserInputError:
+        if split == "train":
+          raise
+        paths, aus = [], np.zeros((0, 17), np.float32)  # no test split in this input
+      for path, unit in zip(paths, aus):
+        name = f"{prefix}_{os.path.basename(path)}"
+        _link(path, os.path.join(img_dir, name))
+        table[os.path.splitext(name)[0]] = np.round(np.asarray(unit, np.float64) *
+                                                   data.AU_SCALE, 4)
+        ids[split].append(name)
+      counts[prefix][split] = len(paths)
+  atomic_write_bytes(os.path.join(out, data.PICKLE_NAME), pickle.dumps(table, protocol=2))
+  for split in SPLITS:
+    atomic_write_bytes(os.path.join(out, f"{split}_ids.csv"),
+                       "".join(n + "\n" for n in ids[split]).encode())
+  if not quiet:
+    print(f"wrote {out}: " + "; ".join(
+        f"{p}: {c['train']} train, {c['test']} test" for p, c in counts.items()))
+  return counts
+
+
+def main(argv):
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  if len(argv) > 1:
+    raise UserInputError(f"unexpected arguments {' '.join(argv[1:])}; use --flag=value")
+  f = flags.FLAGS
+  if not f.out:
+    raise UserInputError("--out: required; expected the folder to write the merged set into")
+  merge(f.input, f.out)
+  return 0
+
+
+if __name__ == "__main__":
+  import sys
+
+  from absl import app
+  from absl import flags
+
+  import tfsingan.flags
+  from tfsingan.errors import exit_on_user_error
+
+  flags.DEFINE_string("input", None, "Dataset folders to merge, comma-separated.")
+  flags.DEFINE_string("out", None, "Output folder (created).")
+  sys.exit(app.run(exit_on_user_error(main), flags_parser=tfsingan.flags.parse_flags_or_exit))
