@@ -11,6 +11,7 @@ from tfsingan import config as config_lib
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import shipped
 
+
 @pytest.fixture(scope="module")
 def run(tiny_ganimation_run):
   return tiny_ganimation_run

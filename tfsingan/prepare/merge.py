@@ -2,7 +2,7 @@
 
   python -m tfsingan.prepare.merge --input=data/video,data/warp --out=data/real
 
-Reads each input (any layout `tfsingan.ganimation.data.load_index` reads: what
+Reads each input (any layout `tfsingan.ganimation.layouts.load_index` reads: what
 `prepare` and `synthetic` write, or OpenFace CSVs) and writes OUT/imgs/ (hard
 links where the filesystem allows, else copies), aus_openface.pkl, train_ids.csv
 and test_ids.csv. Image ids are prefixed with their input's folder name, so two
@@ -50,7 +50,8 @@ def _link(src, dst):
 def merge(inputs, out, *, quiet=False):
   """Merges the dataset folders `inputs` ("A,B" or a list) into `out`; returns
   {input prefix: {split: images}}."""
-  from tfsingan.ganimation import data  # pylint: disable=import-outside-toplevel
+  from tfsingan.ganimation import layouts  # pylint: disable=import-outside-toplevel  (no TensorFlow)
+  from tfsingan.ganimation.aus import AU_SCALE  # pylint: disable=import-outside-toplevel
   pairs = _inputs(",".join(inputs) if isinstance(inputs, (list, tuple)) else inputs)
   if os.path.exists(out) and not os.path.isdir(out):
     raise UserInputError(f"--out: {out} exists and is not a folder")
@@ -64,7 +65,7 @@ def merge(inputs, out, *, quiet=False):
     counts[prefix] = {}
     for split in SPLITS:
       try:
-        paths, aus = data.load_index(folder, split, quiet=quiet)
+        paths, aus = layouts.load_index(folder, split, quiet=quiet)
       except UserInputError:
         if split == "train":
           raise
@@ -73,10 +74,10 @@ def merge(inputs, out, *, quiet=False):
         name = f"{prefix}_{os.path.basename(path)}"
         _link(path, os.path.join(img_dir, name))
         table[os.path.splitext(name)[0]] = np.round(np.asarray(unit, np.float64) *
-                                                   data.AU_SCALE, 4)
+                                                   AU_SCALE, 4)
         ids[split].append(name)
       counts[prefix][split] = len(paths)
-  atomic_write_bytes(os.path.join(out, data.PICKLE_NAME), pickle.dumps(table, protocol=2))
+  atomic_write_bytes(os.path.join(out, layouts.PICKLE_NAME), pickle.dumps(table, protocol=2))
   for split in SPLITS:
     atomic_write_bytes(os.path.join(out, f"{split}_ids.csv"),
                        "".join(n + "\n" for n in ids[split]).encode())
