@@ -10,6 +10,7 @@ compare like with like on this machine. Prints a table, writes JSON.
   python -m benchmarks.singan_step --image=PATH --out=benchmarks/results/singan_step.json
 """
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -24,7 +25,9 @@ from benchmarks.machine import write_result
 
 flags.DEFINE_string("image", "", "Training image (default: the bundled face at 250x250).")
 flags.DEFINE_list("scales", ["coarse", "middle", "fine"], "coarse, middle, fine or indices.")
-flags.DEFINE_list("modes", ["eager", "function", "xla"], "Execution modes.")
+flags.DEFINE_list("modes", ["eager", "function", "xla", "chosen"],
+                  "Execution modes; chosen: what training picks for this CPU and scale "
+                  "(tfsingan/common/execution.py).")
 flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"], "Precisions.")
 flags.DEFINE_integer("iters", 3, "Timed iterations per measurement (coarse/middle).")
 flags.DEFINE_integer("fine_iters", 2, "Timed iterations at the finest scale.")
@@ -105,9 +108,18 @@ def _time_tf(spec):
   from tfsingan.singan.model import SinGANScale  # pylint: disable=import-outside-toplevel
   from tfsingan.singan.networks import build_scale_networks  # pylint: disable=import-outside-toplevel
 
-  config = SinGANConfig(precision=spec["precision"], jit_compile=spec["mode"] == "xla")
+  from tfsingan.common import execution  # pylint: disable=import-outside-toplevel
   sizes = [tuple(s) for s in spec["sizes"]]
   n = spec["scale"]
+  config = SinGANConfig(precision=spec["precision"], jit_compile=spec["mode"] == "xla")
+  chosen = {}
+  if spec["mode"] == "chosen":
+    config = execution.resolve_singan(config, quiet=True)
+    execution.apply_batch_norm_threshold(config)
+    config = dataclasses.replace(config,
+                                 jit_compile=execution.singan_scale_uses_xla(config, sizes[n]))
+    chosen = {"cpu_kind": execution.cpu_kind(), "jit_compile": config.jit_compile,
+              "fused_bn_min_pixels": config.fused_bn_min_pixels}
   widths = [scales.channels_at(i) for i in range(n + 1)]
   frozen = [build_scale_networks(widths[i], config, seed=i)[0] for i in range(n)]
   gen, critic = build_scale_networks(widths[n], config, seed=100)
@@ -119,7 +131,7 @@ def _time_tf(spec):
   if spec["mode"] == "eager":
     step = model.train_step
   else:
-    step = tf.function(model.train_step, jit_compile=spec["mode"] == "xla")
+    step = tf.function(model.train_step, jit_compile=config.jit_compile)
   t0 = time.perf_counter()
   float(step()["d_loss"])
   first = time.perf_counter() - t0
@@ -132,7 +144,7 @@ def _time_tf(spec):
   seconds = (time.perf_counter() - t0) / spec["iters"]
   # The frozen scales' share: drawing the random input (all coarser generators
   # forward, in-graph resizes) once per critic step.
-  draw = tf.function(model.random_input, jit_compile=spec["mode"] == "xla")
+  draw = tf.function(model.random_input, jit_compile=config.jit_compile)
   draw()
   t0 = time.perf_counter()
   for _ in range(3):
@@ -140,7 +152,7 @@ def _time_tf(spec):
   float(tf.reduce_sum(out[1]))
   frozen = (time.perf_counter() - t0) / 3 * config.d_steps
   return {"seconds_per_iter": seconds, "first_call_s": first,
-          "frozen_scales_s_per_iter": frozen}
+          "frozen_scales_s_per_iter": frozen, **({"chosen": chosen} if chosen else {})}
 
 
 def _run_worker(spec):
@@ -205,6 +217,8 @@ def run(image="", scale_list=("coarse", "middle", "fine"), modes=("eager", "func
     {"image_hw", "sizes", "scale_factor", "rows", "summary", "cpu_count"}.
   """
   from tfsingan.singan import scales  # pylint: disable=import-outside-toplevel
+  machine = machine_info()
+  print_execution(machine)
   image = _training_image(image)
   pyr = scales.scale_schedule(*image.shape[:2])
   sizes = [list(s) for s in pyr.sizes]
@@ -247,7 +261,21 @@ def run(image="", scale_list=("coarse", "middle", "fine"), modes=("eager", "func
   summary = _summarise(rows, sizes, last, torch_ok)
   return {"image_hw": list(image.shape[:2]), "sizes": sizes,
           "scale_factor": pyr.scale_factor, "rows": rows, "summary": summary,
-          "cpu_count": os.cpu_count(), "machine": machine_info()}
+          "cpu_count": os.cpu_count(), "machine": machine}
+
+
+def print_execution(machine):
+  """Prints the CPU, its flags and what `chosen` picks for the paper config here."""
+  from tfsingan.common import execution  # pylint: disable=import-outside-toplevel
+  from tfsingan.singan.config import SinGANConfig  # pylint: disable=import-outside-toplevel
+  kind = execution.cpu_kind()
+  print(f"CPU: {machine['cpu_model']}, {machine['cpu_count']} cores, flags "
+        f"{' '.join(machine['cpu_flags'])}; env {machine['env'] or '{}'}; effective kind "
+        f"{kind}", flush=True)
+  for precision in ("float32", "mixed_bfloat16"):
+    choices = execution.singan_choices(SinGANConfig(precision=precision), kind)
+    print(f"chosen execution ({precision}): " + ", ".join(f"{k}={v}" for k, v in
+                                                          choices.items()), flush=True)
 
 
 def main(argv):

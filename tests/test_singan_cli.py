@@ -51,6 +51,11 @@ def test_end_to_end_run_writes_the_run_directory(trained):
   # --precision=auto is resolved (pinned to float32 by tests/conftest.py) and recorded.
   assert config["precision"] == "float32"
   assert "precision: auto -> float32" in result.stderr
+  # The execution choices for this CPU are resolved and recorded too (6 iterations a
+  # scale are too few for XLA's compilation to pay on any CPU).
+  assert min(config[k] for k in ("xla_max_pixels", "xla_min_iterations",
+                                 "fused_bn_min_pixels")) >= 0
+  assert config["xla_min_iterations"] > 6 and "execution: " in result.stderr
   for n in range(3):
     assert os.path.exists(os.path.join(workdir, "scales", f"{n:02d}", "generator.weights.h5"))
     assert os.path.exists(os.path.join(workdir, "pyramid", f"real_{n:02d}.png"))

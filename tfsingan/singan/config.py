@@ -51,7 +51,19 @@ class SinGANConfig:
   precision: str = field("auto", help="Compute precision; auto: mixed_bfloat16 on CPUs with "
                          "AVX512_BF16/AMX, mixed_float16 on GPUs >= 7.0, else float32.",
                          choices=PRECISIONS)
-  jit_compile: bool = field(False, help="Compile the train step with XLA.", resume="execution")
+  jit_compile: bool = field(False, help="Compile the train step of every scale with XLA "
+                            "(else per scale, see --xla_max_pixels).", resume="execution")
+  # Chosen at run start for this CPU's kind when -1 (tfsingan/common/execution.py) and
+  # recorded in config.json; they change the kernels, never the numerics' definition.
+  xla_max_pixels: int = field(-1, help="Scales of at most this many pixels (H x W) compile "
+                              "their step with XLA; -1: chosen for this CPU; 0: none.",
+                              resume="execution", low=-1)
+  xla_min_iterations: int = field(-1, help="... but only scales of at least this many "
+                                  "iterations (compiling costs seconds); -1: chosen for "
+                                  "this CPU.", resume="execution", low=-1)
+  fused_bn_min_pixels: int = field(-1, help="BatchNorm takes the fused kernel from this many "
+                                   "pixels on; -1: chosen for this CPU.", resume="execution",
+                                   low=-1)
   seed: int = field(0, help="Random seed (weights, noise).", low=0)
   checkpoint_every: int = field(200, help="Mid-scale checkpoint interval (iterations).",
                                 resume="execution", low=1)

@@ -12,6 +12,7 @@ The folder is checked, created and locked by `tfsingan.common.rundir.prepare`; t
 files of the pyramid are read and written by `tfsingan.singan.run_files`.
 """
 
+import dataclasses
 import math
 import os
 import time
@@ -20,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfsingan.common import checkpointing
+from tfsingan.common import execution
 from tfsingan.common import image_io
 from tfsingan.common import precision as precision_lib
 from tfsingan.common import rundir
@@ -233,6 +235,7 @@ def run(config: SinGANConfig, workdir: str):
   """Trains (or resumes, or finds finished) the SinGAN run in `workdir`."""
   config = precision_lib.resolve_config(
       config, precision_lib.recorded_precision(os.path.join(workdir, "config.json")))
+  config = execution.resolve_singan(config)
   with rundir.prepare(workdir, config, family="singan") as run_dir:
     state = _RunState(workdir)
     reals, new = _pyramid(workdir, config, state)  # the image is checked before any write
@@ -247,6 +250,7 @@ def _train(config, workdir, state, reals):
   num_scales = len(sizes)
   widths = [scales.channels_at(n, config.base_channels, config.max_channels,
                                config.double_every) for n in range(num_scales)]
+  execution.apply_batch_norm_threshold(config)
   z_rec = _load_or_make_z_rec(workdir, sizes[0], config.seed)
   generators, critic_prev = _load_finished(workdir, config, state, widths)
   if state.finished >= num_scales:
@@ -285,8 +289,11 @@ def _train_scale(n, config, workdir, reals, sizes, widths, generators, noise_amp
   noise_amp = 1.0 if n == 0 else config.noise_amp * float(
       np.sqrt(np.mean((real - prev_rec) ** 2)))
   z_here = z_rec if n == 0 else np.zeros_like(real)
+  # XLA or not is chosen per scale (the step's graph differs: see SinGANScale.train_step).
+  scale_config = dataclasses.replace(
+      config, jit_compile=execution.singan_scale_uses_xla(config, sizes[n]))
   model = SinGANScale(gen, critic, generators, noise_amps, sizes[:n + 1], real, noise_amp,
-                      prev_rec, z_here, config, seed=config.seed * 1000 + n)
+                      prev_rec, z_here, scale_config, seed=config.seed * 1000 + n)
   model.compile()
   ckpt = checkpointing.PointerCheckpoint(
       os.path.join(workdir, "checkpoints"), generator=checkpointing.network_variables(gen),
@@ -298,7 +305,7 @@ def _train_scale(n, config, workdir, reals, sizes, widths, generators, noise_amp
     ckpt.restore()
     start = int(meta["iteration"])
     print(f"resuming scale {n} at iteration {start}")
-  step = tf.function(model.train_step, jit_compile=config.jit_compile)
+  step = tf.function(model.train_step, jit_compile=scale_config.jit_compile)
   h, w = sizes[n]
   progress = Progress(config.iterations, f"scale {n}/{len(sizes) - 1} {w}x{h}x{widths[n]}",
                       done=start)

@@ -1,0 +1,145 @@
+"""How a training step runs on this CPU: XLA or not per SinGAN scale, and the fused
+BatchNorm threshold, chosen at run start from the instruction set oneDNN may use.
+
+The numerics do not depend on these choices (only the kernels and the graph do); the
+precision is chosen apart (`tfsingan.common.precision`). Each choice is a config field
+with an "auto" value (-1), replaced at run start by `resolve_singan` and written to
+the run's config.json as what ran (resume kind "execution": a resumed run on another
+machine chooses again for that machine).
+
+The CPU kind is the *effective* one: the CPU flags of /proc/cpuinfo capped by
+`ONEDNN_MAX_CPU_ISA` (how the tests and benchmarks emulate an AVX2-only machine on an
+AVX-512 one; TensorFlow itself still sees the AVX-512 flags in CPUID there).
+
+Thresholds (measured with `benchmarks/singan_step.py`, see the README's "Speed on
+AVX2-only CPUs"): on AVX2-only CPUs TensorFlow's oneDNN convolutions take the
+im2col + GEMM path for NHWC tensors, whose weight gradient ran at about a third of the
+forward's speed, while XLA's convolutions (its own kernels, not oneDNN) kept their
+speed in the backward passes; so XLA wins there at every measured scale. On AVX-512
+CPUs oneDNN's direct kernels win from the middle scales on, and XLA only pays at the
+small coarse scales, where a `tf.function` step is dominated by per-op overhead.
+"""
+
+import dataclasses
+import os
+import sys
+
+from tfsingan.common import precision as precision_lib
+
+AUTO = -1
+
+# Ordered from the least to the most capable; `cpu_kind` never returns more than the
+# CPU has, and never more than ONEDNN_MAX_CPU_ISA allows.
+KINDS = ("baseline", "avx2", "avx512", "avx512_bf16")
+
+# ONEDNN_MAX_CPU_ISA values (oneDNN docs, "CPU Dispatcher Control") -> the kind they cap at.
+_ISA_CAPS = {
+    "SSE41": "baseline", "AVX": "baseline",
+    "AVX2": "avx2", "AVX2_VNNI": "avx2", "AVX2_VNNI_2": "avx2",
+    "AVX512_CORE": "avx512", "AVX512_CORE_VNNI": "avx512",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SinGANExecution:
+  """The execution choices of one CPU kind for SinGAN.
+
+  Args:
+    xla_max_pixels: float32 scales of at most this many pixels (H x W) compile their
+      step with XLA (0: none).
+    xla_max_pixels_mixed: the same under mixed precision (XLA's CPU bfloat16 is slow).
+    xla_min_iterations: ... and only when a scale runs at least this many iterations
+      (XLA's compilation costs tens of seconds; a short scale does not earn it back).
+    fused_bn_min_pixels: `PerExampleBatchNorm` takes the fused kernel from this many
+      pixels on.
+  """
+
+  xla_max_pixels: int
+  xla_max_pixels_mixed: int
+  xla_min_iterations: int
+  fused_bn_min_pixels: int
+
+
+_EVERY_SCALE = 10**9
+# Measured per kind (see the module docstring and the README); "baseline" CPUs (no
+# AVX2) have not been measured and get the AVX2 choices.
+SINGAN = {
+    "avx2": SinGANExecution(xla_max_pixels=_EVERY_SCALE, xla_max_pixels_mixed=32 * 32,
+                            xla_min_iterations=500, fused_bn_min_pixels=56 * 56),
+    "avx512": SinGANExecution(xla_max_pixels=_EVERY_SCALE, xla_max_pixels_mixed=32 * 32,
+                              xla_min_iterations=500, fused_bn_min_pixels=56 * 56),
+    "avx512_bf16": SinGANExecution(xla_max_pixels=_EVERY_SCALE,
+                                   xla_max_pixels_mixed=32 * 32, xla_min_iterations=500,
+                                   fused_bn_min_pixels=56 * 56),
+}
+SINGAN["baseline"] = SINGAN["avx2"]
+
+
+def _cpu_own_kind(cpu_flags):
+  flags = set(cpu_flags)
+  if "avx512_bf16" in flags or any(f.startswith("amx") for f in flags):
+    return "avx512_bf16"
+  if "avx512f" in flags:
+    return "avx512"
+  if "avx2" in flags and "fma" in flags:
+    return "avx2"
+  return "baseline"
+
+
+def cpu_kind(cpu_flags=None, environ=None):
+  """The kind of this CPU (one of KINDS) as oneDNN may use it.
+
+  Args:
+    cpu_flags: /proc/cpuinfo flags (default: read them).
+    environ: the environment (default os.environ), for ONEDNN_MAX_CPU_ISA.
+  """
+  environ = os.environ if environ is None else environ
+  flags = precision_lib.read_cpu_flags() if cpu_flags is None else cpu_flags
+  kind = _cpu_own_kind(flags)
+  isa = environ.get("ONEDNN_MAX_CPU_ISA", environ.get("DNNL_MAX_CPU_ISA", "")).strip().upper()
+  cap = _ISA_CAPS.get(isa)
+  if cap is not None and KINDS.index(cap) < KINDS.index(kind):
+    kind = cap
+  return kind
+
+
+def singan_choices(config, kind):
+  """{field: value} this CPU kind picks for the "auto" execution fields of `config`
+  (whose precision is already resolved)."""
+  chosen = SINGAN[kind]
+  mixed = precision_lib.policy(config.precision) != "float32"
+  values = {"xla_max_pixels": chosen.xla_max_pixels_mixed if mixed else chosen.xla_max_pixels,
+            "xla_min_iterations": chosen.xla_min_iterations,
+            "fused_bn_min_pixels": chosen.fused_bn_min_pixels}
+  return {k: v for k, v in values.items() if getattr(config, k) == AUTO}
+
+
+def resolve_singan(config, cpu_flags=None, environ=None, quiet=False):
+  """`config` with its "auto" execution fields set for this CPU; says what it chose."""
+  kind = cpu_kind(cpu_flags, environ)
+  updates = singan_choices(config, kind)
+  if not updates:
+    return config
+  if not quiet:
+    text = ", ".join(f"{k}={v}" for k, v in updates.items())
+    print(f"execution: {kind} CPU -> {text}", file=sys.stderr, flush=True)
+  return dataclasses.replace(config, **updates)
+
+
+def singan_scale_uses_xla(config, size):
+  """Whether the scale of `size` (H, W) compiles its step with XLA under `config`."""
+  if config.jit_compile:
+    return True
+  if config.xla_max_pixels == AUTO:  # not resolved (library use): this machine's choice
+    config = resolve_singan(config, quiet=True)
+  return (size[0] * size[1] <= config.xla_max_pixels
+          and config.iterations >= config.xla_min_iterations)
+
+
+def apply_batch_norm_threshold(config):
+  """Sets the process-wide fused BatchNorm threshold from `config` (auto: this CPU's)."""
+  from tfsingan.common.layers import PerExampleBatchNorm  # pylint: disable=import-outside-toplevel
+  value = config.fused_bn_min_pixels
+  if value == AUTO:
+    value = SINGAN[cpu_kind()].fused_bn_min_pixels
+  PerExampleBatchNorm.FUSED_MIN_PIXELS = int(value)
