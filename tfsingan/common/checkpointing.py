@@ -1,9 +1,9 @@
 """Atomic checkpoints: work is never lost when training is killed.
 
-Every file is written under a temporary name and renamed into place. A
-`tf.train.Checkpoint` is several files, so it is written under a fresh prefix
-and a small JSON pointer, replaced atomically, says which prefix is current;
-older prefixes are deleted only after the pointer moved.
+Every file is written under a temporary name and renamed into place.
+`RunCheckpoint` is the checkpoint of every trainer: numbered versions of one
+`tf.train.Checkpoint` of the networks themselves (Keras models, whose layers are
+attributes: `tfsingan.common.layers.track_in_order`), their optimizers and counters.
 """
 
 import glob
@@ -64,68 +64,13 @@ def save_weights(model, path):
       os.remove(tmp)
 
 
-def network_variables(model):
-  """Every variable of a Keras model, as `tf.train.Checkpoint` should track it.
-
-  Keras 3 layers kept in Python lists (our networks' `body`) are invisible to the
-  object graph of `tf.train.Checkpoint`: a checkpoint of the model itself holds
-  only the layers set as attributes, the optimizer reaches the trainable variables
-  but not, e.g., BatchNorm statistics. Checkpoint this list instead of the model;
-  the order of `model.weights` is fixed by the architecture.
-  """
-  return list(model.weights)
+INDEX = "checkpoint"  # tf.train.CheckpointManager's index: TensorFlow's tools read the folder
+POINTER = "latest.json"
 
 
-class PointerCheckpoint:
-  """A `tf.train.Checkpoint` with one current version named by `latest.json`.
-
-  Args:
-    directory: where the checkpoint files live.
-    **objects: the trackables to save (networks, optimizers, RNGs, variables).
-  """
-
-  def __init__(self, directory, **objects):
-    self.directory = directory
-    # Imported here: the JSON helpers above serve CLIs that must fail fast on bad
-    # input, before TensorFlow's seconds of import time.
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    self.checkpoint = tf.train.Checkpoint(**objects)
-    self.pointer = os.path.join(directory, "latest.json")
-
-  def latest(self):
-    """The saved metadata dict, or None when nothing was saved."""
-    return read_json(self.pointer)
-
-  def save(self, meta):
-    """Writes a new version and points `latest.json` at it; `meta` is any JSON dict."""
-    os.makedirs(self.directory, exist_ok=True)
-    previous = self.latest()
-    version = (previous["version"] + 1) if previous else 0
-    prefix = os.path.join(self.directory, f"ckpt-{version}")
-    self.checkpoint.write(prefix)
-    write_json(self.pointer, {**meta, "version": version, "prefix": os.path.basename(prefix)})
-    for path in glob.glob(os.path.join(self.directory, "ckpt-*")):
-      if not os.path.basename(path).startswith(f"ckpt-{version}."):
-        os.remove(path)
-
-  def restore(self):
-    """Restores the current version; returns its metadata, or None."""
-    meta = self.latest()
-    if meta is None:
-      return None
-    self.checkpoint.read(os.path.join(self.directory, meta["prefix"])).assert_consumed()
-    return meta
-
-  def clear(self):
-    if os.path.exists(self.pointer):
-      os.remove(self.pointer)
-    for path in glob.glob(os.path.join(self.directory, "ckpt-*")):
-      os.remove(path)
-
-
-def checkpoint_prefixes(directory):
-  """The `ckpt-N` prefixes of a `tf.train.CheckpointManager` folder, newest (largest N)
-  first, found from the files themselves: the `checkpoint` index may be the damaged one."""
+def _prefixes(directory):
+  """The `ckpt-N` prefixes of `directory`, newest (largest N) first, found from the
+  files themselves: the index or the pointer may be the damaged file."""
   found = []
   for index in glob.glob(os.path.join(glob.escape(directory), "ckpt-*.index")):
     match = re.fullmatch(r"ckpt-(\d+)\.index", os.path.basename(index))
@@ -134,36 +79,120 @@ def checkpoint_prefixes(directory):
   return [prefix for _, prefix in sorted(found, reverse=True)]
 
 
-def restore_newest(checkpoint, directory, partial=False):
-  """Restores the newest checkpoint of `directory` that reads; returns its prefix.
+class RunCheckpoint:
+  """Numbered versions `ckpt-N` of one `tf.train.Checkpoint` in a folder.
 
-  A damaged one (a truncated file, killed mid-copy) is skipped with a `notice:`
-  and the one before it is used, so that a resume loses the least work. Returns
-  None when the folder holds no checkpoint; raises UserInputError when every one
-  is damaged.
+  `save(number, meta)` writes `ckpt-N` (the shards, then their index), then the
+  folder's `checkpoint` index (the format of `tf.train.CheckpointManager`) and, when
+  there is `meta`, `latest.json` (`meta` plus "number" and "prefix", for people and
+  tools), each atomically, and only then deletes all but the newest `keep` versions.
+  `meta` is also saved inside the version, so a version and its metadata never
+  disagree.
+  `restore()` reads the newest version that reads: a damaged one (a truncated file,
+  killed mid-copy) is skipped with a `notice:`.
+
+  Run directories written before the networks' layers were attributes keyed each
+  network's variables by position (`generator/0`, ... = `list(model.weights)`); such
+  versions are recognised by their keys and read in that order, which
+  tests/test_checkpointing.py pins to the old one.
 
   Args:
-    checkpoint: the `tf.train.Checkpoint` to restore into.
-    directory: the folder of `tf.train.CheckpointManager`.
-    partial: the checkpoint holds more than `checkpoint` tracks (e.g. a reader
-      that restores only the generator).
+    directory: where the versions are written.
+    keep: how many versions are kept.
+    **objects: what is saved: networks (Keras models), optimizers, RNGs, variables.
   """
-  prefixes = checkpoint_prefixes(directory)
-  damaged = []
-  for prefix in prefixes:
-    try:
-      status = checkpoint.restore(prefix)
-      if partial:
-        status = status.expect_partial()
-      status.assert_existing_objects_matched()
-    except Exception as e:  # pylint: disable=broad-except  # truncated shards raise anything
-      damaged.append(f"{os.path.basename(prefix)} ({type(e).__name__})")
-      continue
+
+  def __init__(self, directory, keep=1, **objects):
+    # Imported here: the JSON helpers above serve CLIs that must fail fast on bad
+    # input, before TensorFlow's seconds of import time.
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    self.directory = directory
+    self.keep = int(keep)
+    self.objects = objects
+    self.meta = tf.Variable("{}", dtype=tf.string, trainable=False, name="meta")
+    self.checkpoint = tf.train.Checkpoint(meta=self.meta, **objects)
+
+  def latest(self):
+    """The metadata of the last save (`latest.json`), or None; cheap (no TensorFlow)."""
+    return read_json(os.path.join(self.directory, POINTER))
+
+  def save(self, number=None, meta=None):
+    """Writes version `number` (default: one more than the newest) with `meta` (a JSON
+    dict); returns its prefix."""
+    os.makedirs(self.directory, exist_ok=True)
+    existing = _prefixes(self.directory)
+    if number is None:
+      number = int(os.path.basename(existing[0])[5:]) + 1 if existing else 0
+    name = f"ckpt-{int(number)}"
+    meta = dict(meta or {})
+    self.meta.assign(json.dumps(meta, sort_keys=True))
+    self.checkpoint.write(os.path.join(self.directory, name))
+    kept = [name] + [os.path.basename(p) for p in existing
+                     if os.path.basename(p) != name][:self.keep - 1]
+    lines = [f'model_checkpoint_path: "{name}"'] + [
+        f'all_model_checkpoint_paths: "{n}"' for n in reversed(kept)]
+    atomic_write_bytes(os.path.join(self.directory, INDEX), ("\n".join(lines) + "\n").encode())
+    if meta:
+      write_json(os.path.join(self.directory, POINTER), {**meta, "number": int(number),
+                                                         "prefix": name})
+    for path in glob.glob(os.path.join(glob.escape(self.directory), "ckpt-*")):
+      if os.path.basename(path).split(".")[0] not in kept:
+        os.remove(path)
+    return os.path.join(self.directory, name)
+
+  def restore(self, directory=None, partial=False):
+    """Restores the newest version that reads; returns its metadata (with "prefix"), or
+    None when the folder holds none. Raises UserInputError when every one is damaged.
+
+    Args:
+      directory: where to read (default: where this checkpoint writes; the workers of
+        a multi-worker run write scratch folders but read the chief's).
+      partial: the versions hold more than these objects (a reader that restores only
+        the generator); every variable of these objects must still be found.
+    """
+    directory = directory or self.directory
+    damaged = []
+    for prefix in _prefixes(directory):
+      try:
+        meta = self._read(prefix, partial)
+      except Exception as e:  # pylint: disable=broad-except  # truncated shards raise anything
+        damaged.append(f"{os.path.basename(prefix)} ({type(e).__name__})")
+        continue
+      if damaged:
+        print(f"notice: {directory}: damaged checkpoint(s) {', '.join(damaged)} skipped; "
+              f"using {os.path.basename(prefix)}", flush=True)
+      return meta
     if damaged:
-      print(f"notice: {directory}: damaged checkpoint(s) {', '.join(damaged)} skipped; "
-            f"using {os.path.basename(prefix)}", flush=True)
-    return prefix
-  if damaged:
-    raise UserInputError(f"{directory}: every checkpoint is damaged ({', '.join(damaged)}); "
-                         "restore them, or start again in a new --workdir")
-  return None
+      raise UserInputError(f"{directory}: every checkpoint is damaged ({', '.join(damaged)}); "
+                           "restore them, or start again in a new --workdir")
+    return None
+
+  def _read(self, prefix, partial):
+    import keras  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    keys = {name for name, _ in tf.train.list_variables(prefix)}
+    name = os.path.basename(prefix)
+    networks = {k for k, obj in self.objects.items() if isinstance(obj, keras.layers.Layer)}
+    if any(f"{k}/0/.ATTRIBUTES/VARIABLE_VALUE" in keys for k in networks):
+      # The old layout: networks as lists of their variables, metadata in the pointer.
+      checkpoint = tf.train.Checkpoint(**{k: list(obj.weights) if k in networks else obj
+                                          for k, obj in self.objects.items()})
+      pointer = read_json(os.path.join(os.path.dirname(prefix), POINTER)) or {}
+      meta = pointer if pointer.get("prefix") == name else {}
+    else:
+      checkpoint, meta = self.checkpoint, None
+    status = checkpoint.read(prefix)
+    if partial or meta is not None:  # old versions also hold CheckpointManager's save_counter
+      status.expect_partial()
+    status.assert_existing_objects_matched()
+    if meta is None:
+      meta = json.loads(self.meta.numpy().decode())
+    return {**meta, "prefix": name}
+
+  def clear(self):
+    """Deletes every version, the index and the pointer."""
+    for name in (POINTER, INDEX):
+      if os.path.exists(os.path.join(self.directory, name)):
+        os.remove(os.path.join(self.directory, name))
+    for path in glob.glob(os.path.join(glob.escape(self.directory), "ckpt-*")):
+      os.remove(path)

@@ -1,8 +1,37 @@
-"""Normalisation layers shared by the model families."""
+"""Normalisation layers shared by the model families, and how networks hold their layers."""
 
 import keras
 import tensorflow as tf
 from keras import layers
+
+
+def track_in_order(owner, sublayers):
+  """Sets each of `sublayers` as an attribute of `owner`, named by the layer's name.
+
+  Keras 3 keeps layers held in a Python list out of TensorFlow's object graph: a
+  `tf.train.Checkpoint(generator=model)` would miss them, and with them, e.g.,
+  BatchNorm statistics. As attributes they are tracked by name, so a plain
+  checkpoint of the network holds every variable, keyed by its layer path (not by
+  its position). Returns the names in call order; `in_order` gives the layers back.
+  """
+  names = []
+  for layer in sublayers:
+    if hasattr(owner, layer.name):
+      raise ValueError(f"{type(owner).__name__} already has an attribute {layer.name!r}")
+    setattr(owner, layer.name, layer)
+    names.append(layer.name)
+  return tuple(names)
+
+
+def in_order(owner, names):
+  """The layers `track_in_order` set on `owner`, in call order (a list).
+
+  Networks expose this list as a property (`blocks`, `body`): Keras' `.weights.h5`
+  visits attributes sorted by name, and the list's name sorts before its layers'
+  names, so the weight files keep the layout they had when the layers lived in a
+  list (tests/test_checkpointing.py holds that layout).
+  """
+  return [getattr(owner, name) for name in names]
 
 
 @keras.saving.register_keras_serializable(package="tfsingan")

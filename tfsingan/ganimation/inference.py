@@ -41,9 +41,8 @@ def load_generator(workdir):
   generator = networks.build_generator(config.image_size, config.conv_dim, config.repeat_num,
                                        dtype="float32")
   weights = os.path.join(workdir, GENERATOR_WEIGHTS)
-  restored = checkpointing.restore_newest(
-      tf.train.Checkpoint(generator=checkpointing.network_variables(generator)),
-      os.path.join(workdir, CHECKPOINT_DIR), partial=True)
+  restored = checkpointing.RunCheckpoint(os.path.join(workdir, CHECKPOINT_DIR),
+                                         generator=generator).restore(partial=True)
   if restored is None and os.path.isfile(weights):
     try:
       generator.load_weights(weights)

@@ -9,6 +9,8 @@ import keras
 import tensorflow as tf
 
 from tfsingan.common.instance_norm import InstanceNormalization
+from tfsingan.common.layers import in_order
+from tfsingan.common.layers import track_in_order
 from tfsingan.ganimation import aus as aus_lib
 
 # The public code initialises every convolution with N(0, 0.02) and biases with 0.
@@ -221,10 +223,15 @@ class GANimationGenerator(keras.Model):
                                               name=f"up{i}_conv", dtype=policy),
                  InstanceNormalization(name=f"up{i}_norm", dtype=policy),
                  keras.layers.ReLU(name=f"up{i}_relu", dtype=policy)]
-    self.body = layers
+    self.body_names = track_in_order(self, layers)
     # The colour (3 channels) and attention (1) heads are one 7x7 convolution with
     # 4 filters: the same weights as two convolutions, one pass over the features.
     self.head = _conv(4, 7, name="head_conv", dtype=policy)
+
+  @property
+  def body(self):
+    """The layers before the heads, in call order (each also an attribute)."""
+    return in_order(self, self.body_names)
 
   def __call__(self, inputs, *args, **kwargs):
     if isinstance(inputs, (tuple, list)):
@@ -317,10 +324,15 @@ class GANimationCritic(keras.Model):
       layers += [_conv(self.conv_dim * 2 ** i, 4, strides=2, use_bias=True, name=f"conv{i}",
                        dtype=policy, cls=SmallMapConv2D),
                  MaxLeakyReLU(negative_slope=0.01, name=f"lrelu{i}", dtype=policy)]
-    self.body = layers
+    self.body_names = track_in_order(self, layers)
     self.score_head = _conv(1, 3, name="score_conv", dtype="float32", cls=SmallMapConv2D)
     self.au_head = _conv(self.num_aus, self.final_size, padding="valid", name="au_conv",
                          dtype="float32", cls=SmallMapConv2D)
+
+  @property
+  def body(self):
+    """The convolutions and activations before the heads, in call order."""
+    return in_order(self, self.body_names)
 
   def build(self, input_shape):
     shape = tuple(input_shape)

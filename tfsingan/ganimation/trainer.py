@@ -220,16 +220,13 @@ def _train(config, workdir, out_dir, num_train, strategy):
 
   model = build(config, total, decay, strategy)
   iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
-  checkpoint = tf.train.Checkpoint(generator=checkpointing.network_variables(model.generator),
-                                   critic=checkpointing.network_variables(model.critic),
-                                   g_optimizer=model.g_optimizer,
-                                   d_optimizer=model.d_optimizer, iteration=iteration)
-  # CheckpointManager writes the shards first and the `checkpoint` index last
-  # (atomically), so a run killed mid-save resumes from the previous one.
-  manager = tf.train.CheckpointManager(checkpoint, os.path.join(out_dir, CHECKPOINT_DIR),
-                                       max_to_keep=2)
-  # Every worker resumes from the chief's checkpoint: the newest that reads.
-  if checkpointing.restore_newest(checkpoint, os.path.join(workdir, CHECKPOINT_DIR)):
+  # The newest two versions are kept; the workers other than the chief write scratch
+  # folders and every worker resumes from the chief's newest checkpoint that reads.
+  checkpoint = checkpointing.RunCheckpoint(
+      os.path.join(out_dir, CHECKPOINT_DIR), keep=2, generator=model.generator,
+      critic=model.critic, g_optimizer=model.g_optimizer, d_optimizer=model.d_optimizer,
+      iteration=iteration)
+  if checkpoint.restore(os.path.join(workdir, CHECKPOINT_DIR)):
     image_io.notice(f"resuming {workdir} at iteration {int(iteration.numpy())} of {total}")
   start = int(iteration.numpy())
   if config.strategy == "multi_worker":
@@ -305,10 +302,10 @@ def _train(config, workdir, out_dir, num_train, strategy):
         _write_images(writer, model.generator, samples, it)
       if it % config.checkpoint_every == 0 or it == total:
         iteration.assign(it)
-        manager.save(checkpoint_number=it)
+        checkpoint.save(it)
   except KeyboardInterrupt:
     iteration.assign(it)
-    manager.save(checkpoint_number=it)
+    checkpoint.save(it)
     progress.close()
     image_io.notice(f"interrupted: saved iteration {it}; run the same command to resume")
     raise

@@ -6,6 +6,8 @@ from keras import ops
 
 from tfsingan.common import precision as precision_lib
 from tfsingan.common.layers import PerExampleBatchNorm
+from tfsingan.common.layers import in_order
+from tfsingan.common.layers import track_in_order
 
 
 def _conv_init(seed):
@@ -49,15 +51,23 @@ class ConvBlock(layers.Layer):
 
 
 def _body(model, channels, kernel_size, num_layers, seed):
-  blocks = []
-  for i in range(num_layers - 1):
-    blocks.append(ConvBlock(channels, kernel_size, seed=None if seed is None else seed + i,
-                            dtype=model.dtype_policy, name="head" if i == 0 else f"body{i}"))
-  return blocks
+  """Sets the blocks `head`, `body1`, ... on `model`; returns their names in order."""
+  return track_in_order(model, [
+      ConvBlock(channels, kernel_size, seed=None if seed is None else seed + i,
+                dtype=model.dtype_policy, name="head" if i == 0 else f"body{i}")
+      for i in range(num_layers - 1)])
+
+
+class _Blocks:
+  """`blocks`: the convolution blocks in call order (attributes `head`, `body1`, ...)."""
+
+  @property
+  def blocks(self):
+    return in_order(self, self.block_names)
 
 
 @keras.saving.register_keras_serializable(package="tfsingan")
-class SinGANGenerator(keras.Model):
+class SinGANGenerator(_Blocks, keras.Model):
   """One scale's generator: `G(z, prev) = tanh(psi(pad(z + prev))) + prev`.
 
   `z` is the noise already multiplied by the scale's amplitude; `prev` is the
@@ -85,7 +95,7 @@ class SinGANGenerator(keras.Model):
     self.image_channels = image_channels
     self.seed = seed
     self.pad = (kernel_size // 2) * num_layers
-    self.blocks = _body(self, channels, kernel_size, num_layers, seed)
+    self.block_names = _body(self, channels, kernel_size, num_layers, seed)
     # The last activation stays float32 under mixed precision.
     self.tail = layers.Conv2D(image_channels, kernel_size, padding="valid",
                               kernel_initializer=_conv_init(None if seed is None
@@ -114,7 +124,7 @@ class SinGANGenerator(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="tfsingan")
-class SinGANCritic(keras.Model):
+class SinGANCritic(_Blocks, keras.Model):
   """One scale's Markovian patch critic: 5 valid convolutions, one score per patch.
 
   With 3x3 kernels and 5 layers each score sees an 11x11 patch; an H x W input
@@ -135,7 +145,7 @@ class SinGANCritic(keras.Model):
     self.kernel_size = kernel_size
     self.num_layers = num_layers
     self.seed = seed
-    self.blocks = _body(self, channels, kernel_size, num_layers, seed)
+    self.block_names = _body(self, channels, kernel_size, num_layers, seed)
     self.tail = layers.Conv2D(1, kernel_size, padding="valid",
                               kernel_initializer=_conv_init(None if seed is None
                                                             else seed + num_layers),

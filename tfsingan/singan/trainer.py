@@ -129,7 +129,7 @@ def _load_finished(workdir, config, state, widths):
       kept = f" (scales 0..{n - 1} kept)" if n else ""
       image_io.notice(f"{e.problem}; training scales {n}..{len(widths) - 1} again{kept}")
       state.roll_back(n)
-      checkpointing.PointerCheckpoint(os.path.join(workdir, "checkpoints")).clear()
+      checkpointing.RunCheckpoint(os.path.join(workdir, "checkpoints")).clear()
       break
     generators.append(gen)
     critic = critic_n
@@ -295,14 +295,15 @@ def _train_scale(n, config, workdir, reals, sizes, widths, generators, noise_amp
   model = SinGANScale(gen, critic, generators, noise_amps, sizes[:n + 1], real, noise_amp,
                       prev_rec, z_here, scale_config, seed=config.seed * 1000 + n)
   model.compile()
-  ckpt = checkpointing.PointerCheckpoint(
-      os.path.join(workdir, "checkpoints"), generator=checkpointing.network_variables(gen),
-      critic=checkpointing.network_variables(critic),
+  ckpt = checkpointing.RunCheckpoint(
+      os.path.join(workdir, "checkpoints"), generator=gen, critic=critic,
       g_optimizer=model.g_optimizer, d_optimizer=model.d_optimizer, rng=model.rng)
   start = 0
+  # The pointer says which scale the checkpoint is of (another scale's networks have
+  # other shapes); the version itself holds the iteration.
   meta = ckpt.latest()
   if meta is not None and meta.get("scale") == n:
-    ckpt.restore()
+    meta = ckpt.restore()
     start = int(meta["iteration"])
     print(f"resuming scale {n} at iteration {start}")
   step = tf.function(model.train_step, jit_compile=scale_config.jit_compile)
@@ -323,7 +324,7 @@ def _train_scale(n, config, workdir, reals, sizes, widths, generators, noise_amp
     if done % config.image_every == 0 or done == config.iterations:
       _log_images(model, writer, n, done)
     if done % config.checkpoint_every == 0 and done < config.iterations:
-      ckpt.save({"scale": n, "iteration": done})
+      ckpt.save(meta={"scale": n, "iteration": done})
     left = eta.step(done, time.monotonic())
     extra = "" if left is None else "total ETA " + format_seconds(left)
     if logs and (done % 10 == 0 or done == config.iterations):
