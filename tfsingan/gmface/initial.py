@@ -9,56 +9,29 @@ against 17.8 dB). The model is linear in its weights, so they are solved exactly
 """
 
 import contextlib
-import ctypes
-import functools
 
 import cv2
 import numpy as np
+import threadpoolctl
 
 from tfsingan.common import image_io
 from tfsingan.gmface.params import GmFaceParams
 from tfsingan.gmface.params import pixel_coords
 
 
-@functools.lru_cache(maxsize=1)
-def _openblas_thread_control():
-  """(get, set) of the OpenBLAS thread count numpy uses, or None if not found."""
-  try:
-    with open("/proc/self/maps", encoding="utf-8") as f:
-      paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
-    for path in paths:
-      lib = ctypes.CDLL(path)
-      for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"),
-                             ("openblas", "")):
-        get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-        put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-        if get is not None and put is not None:
-          return get, put
-  except OSError:
-    pass
-  return None
-
-
 @contextlib.contextmanager
 def single_threaded_blas():
-  """numpy's BLAS on one thread inside the block.
+  """numpy's BLAS on one thread inside the block (threadpoolctl finds the BLAS that
+  numpy and scipy loaded, whichever it is).
 
   The initialisation and relocation do many small matrix products. Next to
   TensorFlow's thread pools (or other busy processes), OpenBLAS threads spin-wait
   for cores: measured on 2 busy cores, the initialisation at m = 80 took 9.8 s with
-  the default threads and 0.46 s with one.
+  the default threads and 0.46 s with one; on 2 AVX512-BF16 AMD EPYC cores under a
+  load average of 20, 30-34 s and 2.2-2.7 s.
   """
-  control = _openblas_thread_control()
-  if control is None:
+  with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
     yield
-    return
-  get, put = control
-  before = get()
-  put(1)
-  try:
-    yield
-  finally:
-    put(before)
 
 
 def solve_weights(g, y, ridge=1e-6):
