@@ -182,16 +182,14 @@ def _fmt(value):
 def main(argv):
   del argv
   from absl import flags  # pylint: disable=import-outside-toplevel
-  from tfsingan.common import checkpointing  # pylint: disable=import-outside-toplevel
+  from benchmarks.machine import write_result  # pylint: disable=import-outside-toplevel
   f = flags.FLAGS
   if not f.photos or not f.ganimation_workdir:
     raise UserInputError("--photos and --ganimation_workdir: required; expected a folder of "
                          "held-out face photos and a trained GANimation run")
   result = compare(f.photos, f.ganimation_workdir, f.figure or None)
   print(format_table(result))
-  if f.out:
-    checkpointing.write_json(f.out, judge_lib._json_ready(result))  # pylint: disable=protected-access
-    print(f"wrote {f.out}")
+  write_result(f.out, result)
   return 0
 
 
