@@ -32,15 +32,10 @@ from tfsingan import flags as flag_lib
 from tfsingan.errors import UserInputError
 from tfsingan.errors import exit_on_user_error
 from tfsingan.singan.config import SinGANConfig
+from tfsingan.singanimation.config import ExpandManyConfig
 from tfsingan.singanimation.config import SinGANimationConfig
 
-RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner")
-
-flags.DEFINE_string("input", None, "A folder of photos (.png, .jpg, .jpeg) or a CSV with a "
-                    "`photo` column (and optional id, box, source_aus columns).")
-flags.DEFINE_enum("runner", "DirectRunner", list(RUNNERS), "The Beam runner.")
-flags.DEFINE_integer("retries", 1, "Further attempts of a photo that failed (not for bad "
-                     "input such as an unreadable photo).")
+flag_lib.define_config_flags(ExpandManyConfig)
 FLAGS = flags.FLAGS
 
 # Flags of expand that are per photo here (or would stop a photo half-way).
@@ -54,11 +49,10 @@ def main(argv):
   for name, why in _PER_PHOTO.items():
     if FLAGS[name].present:
       raise UserInputError(f"--{name} is not an expand_many flag: {why}")
-  if FLAGS.retries < 0:
-    raise UserInputError(f"--retries={FLAGS.retries}: expected an integer >= 0")
+  many_config = flag_lib.config_from_flags(ExpandManyConfig)
   config = flag_lib.config_from_flags(SinGANimationConfig)
   singan_config = flag_lib.config_from_flags(SinGANConfig)
-  flag_lib.require(FLAGS.input, "input", "a folder of photos or a CSV listing them")
+  flag_lib.require(many_config.input, "input", "a folder of photos or a CSV listing them")
   if not FLAGS.dry_run:
     flag_lib.require(FLAGS.out, "out", "the output folder")
     flag_lib.require(config.ganimation_workdir, "ganimation_workdir",
@@ -69,8 +63,8 @@ def main(argv):
     if "apache_beam" not in str(e):
       raise
     raise UserInputError("expand_many needs Apache Beam: pip install 'tfsingan[beam]'") from None
-  options = many.check_beam_args(argv[1:] + [f"--runner={FLAGS.runner}"])
-  photos = many.read_photos(FLAGS.input)
+  options = many.check_beam_args(argv[1:] + [f"--runner={many_config.runner}"])
+  photos = many.read_photos(many_config.input)
   if FLAGS.dry_run:
     from tfsingan.singanimation import pipeline  # pylint: disable=import-outside-toplevel
     print(pipeline.resolved_json(config, singan_config))
@@ -78,9 +72,9 @@ def main(argv):
     return
   from tfsingan.ganimation import inference  # pylint: disable=import-outside-toplevel
   inference.load_generator(config.ganimation_workdir)  # a bad run fails every photo: fail now
-  print(f"expand_many: {len(photos)} photos -> {FLAGS.out} ({FLAGS.runner})", flush=True)
+  print(f"expand_many: {len(photos)} photos -> {FLAGS.out} ({many_config.runner})", flush=True)
   counts = many.run(config, singan_config, photos, FLAGS.out, options=options,
-                    retries=FLAGS.retries)
+                    retries=many_config.retries)
   print(f"expand_many: {counts['photos_done']} done, {counts['photos_skipped']} skipped, "
         f"{counts['photos_failed']} failed; {counts['rows']} images in "
         f"{FLAGS.out}/manifest.csv", flush=True)

@@ -85,3 +85,19 @@ class SinGANimationConfig:
       raise UserInputError("--singan_workdir is for --singan_mode=shared; per_expression "
                            "trains its runs under OUT/singan/<expression>/")
 
+
+BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExpandManyConfig:
+  """The options of `python -m tfsingan.expand_many` besides those of expand."""
+
+  input: str = field(None, help="A folder of photos (PNG, JPEG, BMP, WebP, TIFF) or a CSV "
+                     "with a `photo` column (and optional id, box, source_aus columns).")
+  runner: str = field("DirectRunner", help="The Beam runner.", choices=BEAM_RUNNERS)
+  retries: int = field(1, help="Further attempts of a photo that failed (not for bad input "
+                       "such as an unreadable photo).", low=0)
+
+  def __post_init__(self):
+    check_ranges(self)
