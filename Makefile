@@ -53,6 +53,8 @@ demo: install
 	  --data_dir=runs/demo/synthetic --workdir=runs/demo/ganimation
 	$(PY) -m tfsingan.expand --flagfile=configs/singanimation_demo.cfg --singan_workdir=runs/demo \
 	  --ganimation_workdir=runs/demo/ganimation --out=runs/demo/singanimation
+	$(PY) -m tfsingan.animate --workdir=runs/demo/ganimation --image=bundled:grace_hopper \
+	  --emotion=all --compare_warp --out=runs/demo/side_by_side
 
 # The shipped GANimation (README, "The shipped GANimation"): its training data from the
 # shared real faces, then its training (about an hour on 2 cores) and its export into

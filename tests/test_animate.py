@@ -8,6 +8,7 @@ import pytest
 import harness
 from tfsingan import synthetic
 from tfsingan.common import image_io
+from tfsingan.common import sheets
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import aus as aus_lib
 from tfsingan.ganimation import faces
@@ -154,6 +155,7 @@ def test_cli_sweep_interpolate_and_detector(workdir, photo, tmp_path):
     (["--emotion=happy", "--margin=-1"], "--margin"),
     (["--sweep=AU12", "--source_aus=auto", "--face_landmarker=NOPE.task"], "--face_landmarker"),
     (["--emotion=happy", "--face_landmarker=x.task"], "--source_aus=auto"),
+    (["--emotion=happy", "--editor=warp", "--compare_warp"], "--compare_warp"),
 ])
 def test_cli_errors_are_one_line_exit_2(workdir, photo, tmp_path, args, message):
   base = {"--workdir": workdir, "--image": photo, "--out": str(tmp_path / "o")}
@@ -228,3 +230,26 @@ def test_cli_warp_editor_sweeps_from_the_read_aus(tmp_path, real_face, au_reader
   assert result.returncode == 0, result.stderr[-2000:]
   assert "source AUs read: " in result.stdout
   assert {f"AU12_{v:.2f}.png" for v in (0, 0.33, 0.66, 1)} <= set(os.listdir(out))
+
+
+def test_side_by_side_shows_source_ganimation_and_warp(tmp_path, real_face, au_reader):
+  from tfsingan import animate  # pylint: disable=import-outside-toplevel
+  from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
+  photo = image_io.load_image(real_face("grace_hopper.jpg"))
+  editor = photos.WarpEditor(photo, reader=au_reader)
+  crop = editor.aligned(animate.SIDE_BY_SIDE_SIZE, 0.2)
+  edits, _ = aus_lib.plan_edits(emotion=["happy", "surprise"])
+  for name, _, _ in edits:  # stand-ins for the GANimation's edits: the photo, darker
+    image_io.save_image(str(tmp_path / f"{name}.png"), photo * 0.5)
+  animate.write_side_by_side(photo, crop, edits, editor, str(tmp_path))
+  sheet = image_io.load_image(str(tmp_path / "side_by_side.png"))
+  cell, pad = animate.SIDE_BY_SIDE_SIZE, 4
+  assert sheet.shape[0] == 2 * (cell + pad) + pad
+  warped = image_io.load_image(str(tmp_path / "warp" / "surprise.png"))
+  assert np.abs(warped - photo).max() > 0.2  # the warp opened the mouth, raised the brows
+  # Row 1: the source column is the photo's crop, the GANimation column the darker one.
+  x0 = sheet.shape[1] - 3 * (cell + pad)
+  y = pad + sheets.TITLE_HEIGHT + 10
+  source_cell = sheet[y:pad + cell, x0:x0 + cell]
+  gan_cell = sheet[y:pad + cell, x0 + cell + pad:x0 + 2 * cell + pad]
+  np.testing.assert_allclose(gan_cell.mean(), 0.5 * source_cell.mean(), atol=0.02)

@@ -13,6 +13,7 @@ import harness
 from tfsingan import config as config_lib
 from tfsingan import synthetic
 from tfsingan.common import image_io
+from tfsingan.common import sheets
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import aus as aus_lib
 from tfsingan.singan.config import SinGANConfig
@@ -195,9 +196,12 @@ def test_expand_writes_every_image_the_manifest_and_the_contact_sheet(inputs, sh
   assert {im.shape for im in images.values()} == {(21, 24, 3)}
   a, b = (images[f"images/emotion_happy/emotion_happy_s1_00{v}.png"] for v in range(2))
   assert np.abs(a - b).mean() > 1e-3  # variants differ
-  # Rows = expressions, columns = the expression image and its variants.
+  # Rows = expressions, columns = the expression image, its variants and the map of
+  # where they differ, each enlarged by an integer factor to >= sheets.MIN_CELL px.
   sheet = image_io.load_image(os.path.join(out, "contact_sheet.png"), quiet=True)
-  assert sheet.shape[0] == 7 * (21 + 4) + 4 and sheet.shape[1] > 3 * (24 + 4)
+  factor = -(-sheets.MIN_CELL // 21)
+  assert sheet.shape[0] == 7 * (21 * factor + 4) + 4
+  assert sheet.shape[1] > 4 * (24 * factor + 4)
 
 
 def test_rerun_skips_everything_and_finishes_what_was_deleted(inputs, shared_run):

@@ -39,6 +39,8 @@ Writes to --out:
   <name>.png     the whole photo, edited (name = the emotion, `aus`, `AU12_0.33`);
   grid.png       one labelled row per edit (and face): input face, attention (white =
                  kept), edited face;
+  --compare_warp: warp/<name>.png (the warp's edit of the largest face) and
+                 side_by_side.png (its face crops: source | GANimation | warp);
   --interpolate: frames/frame_000.png .. (whole photos), <name>.gif, <name>.png
                  (the last frame).
 Bad input (missing photo, bad --aus / --box, unknown emotion, a --workdir without
@@ -89,6 +91,9 @@ flags.DEFINE_float("fps", 8.0, "Frames per second of the --interpolate GIF.",
                    lower_bound=0.01, upper_bound=1000.0)
 flags.DEFINE_enum("editor", "ganimation", ["ganimation", "warp"], "ganimation: the trained "
                   "model of --workdir; warp: the landmark warp (no model).")
+flags.DEFINE_boolean("compare_warp", False, "--editor=ganimation: also make every edit with "
+                     "the landmark warp (warp/<name>.png) and write side_by_side.png: source "
+                     "| GANimation | warp, one row per edit.")
 FLAGS = flags.FLAGS
 
 
@@ -156,6 +161,9 @@ def main(argv):
   elif FLAGS.face_landmarker and not warp:
     raise UserInputError("--face_landmarker is the AU reader's model, for --source_aus=auto "
                          "and --editor=warp")
+  if FLAGS.compare_warp and (warp or FLAGS.interpolate):
+    raise UserInputError("--compare_warp: expected --editor=ganimation without --interpolate "
+                         "(it compares the GANimation's edits with the warp's)")
   if warp and FLAGS.faces == "all":
     raise UserInputError("--faces=all is for --editor=ganimation; the warp edits the largest "
                          "face")
@@ -195,6 +203,38 @@ def main(argv):
   crops = [face.align(photo, config.image_size, FLAGS.margin) for face in found]
   write_edits(lambda current, k, target: faces.edit_photo(generator, current, crops[k], target),
               crops, plans, photo, out, sequence=sequence, fps=FLAGS.fps)
+  if FLAGS.compare_warp:
+    from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
+    # The warp moves the face from the same source AUs as the GANimation's plan.
+    warp_editor = photos.WarpEditor(
+        photo, source_aus="auto" if auto else aus_lib.parse_aus(FLAGS.source_aus),
+        face_landmarker=FLAGS.face_landmarker or None, what=image_path)
+    write_side_by_side(photo, found[0].align(photo, SIDE_BY_SIDE_SIZE, FLAGS.margin), plans[0],
+                       warp_editor, out)
+
+
+SIDE_BY_SIDE_SIZE = 160  # px of each face crop in side_by_side.png
+
+
+def write_side_by_side(photo, crop, edits, warp_editor, out):
+  """warp/<name>.png for every edit, and side_by_side.png: source | GANimation (the
+  `<name>.png` already in `out`) | warp, one row per edit, each cut from its whole
+  photo as `crop` (a tfsingan.faces.Aligned of `photo`) was."""
+  from tfsingan.common import sheets  # pylint: disable=import-outside-toplevel
+
+  def cut(image):
+    return alignment.warp_to_crop(image, crop.matrix, crop.size).image
+
+  rows, labels = [], []
+  for name, label, target in edits:
+    warped = warp_editor(target)
+    image_io.save_image(os.path.join(out, "warp", f"{name}.png"), warped)
+    ganimation = image_io.load_image(os.path.join(out, f"{name}.png"), quiet=True)
+    rows.append([cut(photo), cut(ganimation), cut(warped)])
+    labels.append(label)
+  image_io.save_image(os.path.join(out, "side_by_side.png"), sheets.side_by_side(
+      rows, labels, ("source", "GANimation", "warp")))
+  print(f"wrote warp/ ({len(rows)} edits) and side_by_side.png to {out}", flush=True)
 
 
 if __name__ == "__main__":

@@ -54,13 +54,16 @@ def load_image(path, *, channels=3, what="image", quiet=False):
   unreadable, truncated or non-image file raises UserInputError.
 
   Args:
-    path: the file to read.
+    path: the file to read, or `bundled:<name>` for a face of `BUNDLED_FACES`.
     channels: 3 for RGB, 1 for grayscale.
     what: how the error messages name the file (e.g. "--image").
     quiet: suppress conversion notices.
   """
   if not path:
     raise UserInputError(f"{what}: no path given; expected an image file (PNG or JPEG)")
+  if path.startswith(BUNDLED_PREFIX):
+    img = bundled_face(name=path[len(BUNDLED_PREFIX):], what=what)
+    return img if channels == 3 else to_gray(img)
   if not os.path.exists(path):
     raise UserInputError(f"{what}: file not found: {path}")
   if os.path.isdir(path):
@@ -255,11 +258,41 @@ def make_grid(rows, row_labels=None, *, pad=4, label_width=None, background=1.0)
   return grid
 
 
-def bundled_face(size=None):
-  """The bundled default face: scikit-image's `astronaut.png` (public domain,
-  NASA portrait of Eileen Collins), cropped around the face. Float RGB [0, 1]."""
-  from skimage import data as skdata  # pylint: disable=import-outside-toplevel
-  img = skdata.astronaut()[15:215, 125:325].astype(np.float32) / 255.0
+# Faces that ship inside packages we depend on (public domain), `--image=bundled:<name>`:
+# (what it is, the square crop around the face as (top, left, side) in pixels).
+BUNDLED_PREFIX = "bundled:"
+BUNDLED_FACES = {
+    # A neutral face (the judge reads it neutral 0.99): the demo's face.
+    "grace_hopper": ("matplotlib's mpl-data/sample_data/grace_hopper.jpg (US Navy "
+                     "portrait of Grace Hopper)", (90, 134, 260)),
+    # Smiling already, so a "happy" edit hardly shows on it.
+    "astronaut": ("scikit-image's astronaut.png (NASA portrait of Eileen Collins)",
+                  (15, 125, 200)),
+}
+DEFAULT_BUNDLED = "astronaut"
+
+
+def _bundled_uint8(name):
+  if name == "astronaut":
+    from skimage import data as skdata  # pylint: disable=import-outside-toplevel
+    return skdata.astronaut()
+  try:
+    from matplotlib import cbook  # pylint: disable=import-outside-toplevel
+  except ImportError:
+    raise UserInputError(f"{BUNDLED_PREFIX}{name}: matplotlib is not installed; expected it "
+                         "(a dependency of tfsingan: pip install -e .)") from None
+  path = str(cbook.get_sample_data(f"{name}.jpg", asfileobj=False))
+  return cv2.cvtColor(cv2.imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def bundled_face(size=None, name=DEFAULT_BUNDLED, what="bundled face"):
+  """A bundled face (`BUNDLED_FACES`: public domain, read from the installed package,
+  never copied here), cropped to the square around the face. Float RGB [0, 1]."""
+  if name not in BUNDLED_FACES:
+    raise UserInputError(f"{what}={BUNDLED_PREFIX}{name}: no such bundled face; expected one of "
+                         + ", ".join(BUNDLED_PREFIX + n for n in BUNDLED_FACES))
+  top, left, side = BUNDLED_FACES[name][1]
+  img = _bundled_uint8(name)[top:top + side, left:left + side].astype(np.float32) / 255.0
   if size is not None:
     h, w = (size, size) if isinstance(size, int) else size
     img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)

@@ -10,7 +10,8 @@ Output folder:
                             --singan_workdir); per_expression: singan/<name>/ each
   images/<name>/<name>_s<start>_<v>.png   the dataset: M variants per expression
   manifest.csv              one row per image (see `manifest.py`)
-  contact_sheet.png         one row per expression: its image, then its variants
+  contact_sheet.png         one row per expression: its image, its variants, a map of
+                            where they differ (per-pixel std) with their diversity
 
 Every file is written atomically and skipped when it exists, so the same command
 finishes an interrupted job and does nothing for a finished one.
@@ -27,6 +28,7 @@ import numpy as np
 from tfsingan.common import checkpointing
 from tfsingan.common import image_io
 from tfsingan.common import rundir
+from tfsingan.common import sheets
 from tfsingan.common.progress import Progress
 from tfsingan.errors import UserInputError
 from tfsingan.faces import landmarker
@@ -338,8 +340,9 @@ def _make(config, singan_config, out, photo, source_photo, plan, state, auto):
 
 def write_outputs(out, plan, config, source_photo):
   """Writes manifest.csv and the contact sheet from the images that exist; returns the rows."""
+  from tfsingan.metrics.diversity import diversity  # pylint: disable=import-outside-toplevel
   s, m = config.start_scale, config.variants
-  rows, sheet, labels = [], [], []
+  rows, sheet, labels, diversities = [], [], [], []
   for label, expression in enumerate(plan):
     cells = []
     for v in range(m):
@@ -350,16 +353,21 @@ def write_outputs(out, plan, config, source_photo):
                    "start_scale": s, "seed": config.seed, "source_photo": source_photo,
                    "aus": expression.aus})
       cells.append(_read(os.path.join(out, rel)))
+    if not cells:
+      continue
     path = os.path.join(out, expression_file(expression.name))
-    if cells and os.path.exists(path):
+    image = None
+    if os.path.exists(path):
       h, w = cells[0].shape[:2]
-      cells.insert(0, cv2.resize(_read(path), (w, h), interpolation=cv2.INTER_AREA))
-    if cells:
-      sheet.append(cells)
-      labels.append(expression.name)
+      image = cv2.resize(_read(path), (w, h), interpolation=cv2.INTER_AREA)
+    sheet.append((image, cells))
+    labels.append(expression.name)
+    diversities.append(diversity(cells, image) if image is not None and len(cells) > 1
+                       else None)
   manifest_lib.write_manifest(out, rows)
   if sheet:
-    image_io.save_image(os.path.join(out, CONTACT_SHEET), image_io.make_grid(sheet, labels))
+    image_io.save_image(os.path.join(out, CONTACT_SHEET),
+                        sheets.contact_sheet(sheet, labels, diversities))
   return rows
 
 

@@ -1,0 +1,237 @@
+"""SinGANimation's variants (thesis ch. 5): varied enough, and do they keep their label?
+
+For each SinGAN setting (`--max_sizes`: the size the photo is downsampled to before
+SinGAN; `--noise_modes`: the coarsest scale's reconstruction noise, the paper's fixed
+z* or the original code's `redrawn`), one SinGAN is trained on the photo (the demo's
+SinGAN flags otherwise: pass --flagfile=configs/singan_demo.cfg) and `expand`
+(`tfsingan.singanimation.pipeline.run`, the code `python -m tfsingan.expand` runs)
+makes the source and the six emotion expressions (`--editor`: warp or a GANimation
+run) with `--variants` images of each from every start scale of `--start_scales`.
+Then, per start scale:
+
+  diversity     the SinGAN paper's (section 4): the per-pixel std over the M
+                variants of an expression, averaged over pixels and channels, over
+                the std of that expression image; the mean over expressions;
+  agreement     the fraction of variants whose top FER2013 class
+                (`tfsingan.judges.emotion`) is that of their expression image, both
+                at the SinGAN's size with the same face box;
+  au_drift      the mean over variants and the 17 AUs of |AU reading of the variant -
+                AU reading of its expression image| (`tfsingan.faces.AUReader`), and
+                the largest per-AU mean (`au_drift_max`);
+  intended      the fraction of the emotion expressions' variants judged as the
+                intended emotion (beside it, of the expression images themselves).
+
+Start scale 0 (the paper's N) cannot take an injected image (there is no coarser
+scale to downsample it to): its row is the SinGAN's own random samples, scored
+against every expression, i.e. what is left of an expression when it is dropped.
+
+  python -m benchmarks.expand_variants --flagfile=configs/singan_demo.cfg \
+      --max_sizes=48,64 --noise_modes=fixed,redrawn --editor=warp \
+      --workdir=runs/bench_expand --out=benchmarks/results/expand_variants.json
+
+SinGAN runs and expand outputs are kept in --workdir and reused. Prints the table;
+the JSON (written after every setting) holds it with the machine.
+"""
+
+import dataclasses
+import os
+import sys
+import time
+
+import numpy as np
+
+from tfsingan.errors import UserInputError
+
+# The choice of defaults (issue 14): diversity and label agreement together.
+MIN_DIVERSITY = 0.15
+MIN_AGREEMENT = 0.9
+
+
+def _ints(spec, what):
+  try:
+    return [int(s) for s in str(spec).split(",") if s.strip()]
+  except ValueError:
+    raise UserInputError(f"--{what}={spec}: expected comma-separated integers") from None
+
+
+def _scaled_detection(det, factor):
+  from tfsingan.faces import detection  # pylint: disable=import-outside-toplevel
+  box = tuple(int(round(v * factor)) for v in det.box)
+  return detection.Detection(box, np.asarray(det.landmarks5, np.float32) * factor,
+                             det.confidence, det.detector)
+
+
+class Scorer:
+  """The judges on images of the SinGAN's size, with the face of the photo."""
+
+  def __init__(self, photo, size, emotion_model=None, face_landmarker=None):
+    # pylint: disable=import-outside-toplevel
+    from tfsingan import faces
+    from tfsingan.judges import emotion
+    det = faces.detect(photo)
+    if not det:
+      raise UserInputError("--image: no face found")
+    self.det = _scaled_detection(det[0], size[1] / photo.shape[1])
+    self.judge = emotion.EmotionJudge(emotion_model)
+    self.reader = faces.AUReader(face_landmarker)
+    self.emotion = emotion
+
+  def labels(self, images):
+    crops = np.stack([self.emotion.gray_face(im, self.det.box) for im in images])
+    probs = self.judge.probabilities(crops)
+    return [self.emotion.LABELS[k] for k in probs.argmax(axis=1)]
+
+  def aus(self, images):
+    return np.stack([self.reader.read(im, self.det).aus for im in images]).astype(np.float64)
+
+
+def score(scorer, expressions, variants):
+  """Figures of one start scale: `expressions` {name: image}, `variants` {name: (M, ...)}."""
+  from tfsingan.judges import emotion  # pylint: disable=import-outside-toplevel
+  from tfsingan.metrics.diversity import diversity  # pylint: disable=import-outside-toplevel
+  div, agree, drift, intended, intended_expr, per_expression = [], [], [], [], [], {}
+  for name, image in expressions.items():
+    samples = variants[name]
+    label = scorer.labels([image])[0]
+    labels = scorer.labels(samples)
+    d = np.abs(scorer.aus(samples) - scorer.aus([image]))  # (M, 17)
+    row = {"diversity": diversity(samples, image), "label": label,
+           "agreement": float(np.mean([l == label for l in labels])),
+           "au_drift": float(d.mean()), "variant_labels": labels}
+    preset = name[len("emotion_"):] if name.startswith("emotion_") else None
+    if preset:
+      want = emotion.PRESET_LABELS[preset]
+      row["intended"] = float(np.mean([l == want for l in labels]))
+      intended.append(row["intended"])
+      intended_expr.append(float(label == want))
+    div.append(row["diversity"])
+    agree.append(row["agreement"])
+    drift.append(d)
+    per_expression[name] = row
+  drift = np.concatenate(drift)
+  return {"diversity": float(np.mean(div)), "agreement": float(np.mean(agree)),
+          "au_drift": float(drift.mean()), "au_drift_max": float(drift.mean(axis=0).max()),
+          "intended": float(np.mean(intended)) if intended else None,
+          "intended_expression": float(np.mean(intended_expr)) if intended_expr else None,
+          "per_expression": per_expression}
+
+
+def run_setting(photo, image_spec, singan_config, start_scales, *, variants, editor,
+                ganimation_workdir, workdir, seed, scorer_args):
+  """Trains one SinGAN, expands the photo from every start scale, scores each."""
+  # pylint: disable=import-outside-toplevel
+  from tfsingan.common import image_io
+  from tfsingan.common.resize import imresize_np
+  from tfsingan.singan.inference import TrainedSinGAN
+  from tfsingan.singanimation import pipeline
+  from tfsingan.singanimation.config import SinGANimationConfig
+  singan_workdir = os.path.join(workdir, "singan")
+  rows, seconds = [], {}
+  scorer = None
+  for k in start_scales:
+    out = os.path.join(workdir, f"expand_s{max(k, 1)}")
+    config = SinGANimationConfig(
+        image=image_spec, editor=editor, ganimation_workdir=ganimation_workdir,
+        sweep_aus="", emotions="all", interpolate_steps=0, variants=variants,
+        start_scale=max(k, 1), singan_workdir=singan_workdir, seed=seed)
+    t0 = time.perf_counter()
+    pipeline.run(config, singan_config, out)
+    seconds[f"expand_s{max(k, 1)}"] = round(time.perf_counter() - t0, 1)
+    model = TrainedSinGAN.load(singan_workdir)
+    size = model.sizes[-1]
+    expressions = {}
+    for e in pipeline.expressions_lib.plan_expressions(config):
+      image = image_io.load_image(os.path.join(out, pipeline.expression_file(e.name)), quiet=True)
+      expressions[e.name] = np.clip(imresize_np(image, size), 0.0, 1.0)
+    if k == 0:  # no injection: the SinGAN's random samples, whatever the expression
+      samples = model.sample(variants, start_scale=0, seed=seed)
+      found = {name: samples for name in expressions}
+    else:
+      found = {name: np.stack([image_io.load_image(os.path.join(
+          out, pipeline.variant_file(name, k, v)), quiet=True) for v in range(variants)])
+               for name in expressions}
+    scorer = scorer or Scorer(photo, size, **scorer_args)
+    row = score(scorer, expressions, found)
+    row.update(start_scale=k, num_scales=model.num_scales, size=list(size))
+    rows.append(row)
+  return rows, seconds
+
+
+def format_table(rows):
+  lines = ["| downsampled to | z* | start | diversity | label agreement | AU drift (max AU) | "
+           "judged intended: variants / expressions | meets |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+  for r in rows:
+    name = "N" if r["start_scale"] == 0 else f"N-{r['start_scale']}"
+    meets = r["diversity"] >= MIN_DIVERSITY and r["agreement"] >= MIN_AGREEMENT
+    lines.append(
+        f"| {r['max_size']} px ({r['num_scales']} scales) | {r['noise_mode']} | {name} | "
+        f"{r['diversity']:.3f} | {r['agreement']:.2f} | {r['au_drift']:.3f} "
+        f"({r['au_drift_max']:.3f}) | {r['intended']:.2f} / {r['intended_expression']:.2f} | "
+        f"{'yes' if meets else 'no'} |")
+  return "\n".join(lines)
+
+
+def main(argv):
+  del argv
+  # pylint: disable=import-outside-toplevel
+  from absl import flags
+  from benchmarks.machine import machine_info
+  from tfsingan import flags as flag_lib
+  from tfsingan.common import checkpointing
+  from tfsingan.common import image_io
+  from tfsingan.common import precision as precision_lib
+  from tfsingan.singan.config import SinGANConfig
+  f = flags.FLAGS
+  sizes, start_scales = _ints(f.max_sizes, "max_sizes"), _ints(f.start_scales, "start_scales")
+  modes = [m.strip() for m in f.noise_modes.split(",") if m.strip()]
+  if f.editor == "ganimation" and not f.ganimation_workdir:
+    raise UserInputError("--ganimation_workdir: required with --editor=ganimation")
+  base = flag_lib.config_from_flags(SinGANConfig)
+  configs = {(s, m): precision_lib.resolve_config(
+      dataclasses.replace(base, max_size=s, coarsest_rec_noise=m), None)
+             for s in sizes for m in modes}  # every flag checked before any training
+  image_spec = f.image or "bundled:grace_hopper"
+  photo = image_io.load_image(image_spec, what="--image")
+  result = {"machine": machine_info(), "image": image_spec, "editor": f.editor,
+            "ganimation_workdir": f.ganimation_workdir, "variants": f.variants,
+            "singan": dataclasses.asdict(base), "min_diversity": MIN_DIVERSITY,
+            "min_agreement": MIN_AGREEMENT, "rows": [], "seconds": {}}
+  for (size, mode), config in configs.items():
+    workdir = os.path.join(f.workdir, f"{mode}_{size}")
+    rows, seconds = run_setting(
+        photo, image_spec, config, start_scales, variants=f.variants, editor=f.editor,
+        ganimation_workdir=f.ganimation_workdir, workdir=workdir, seed=base.seed,
+        scorer_args={"emotion_model": f.emotion_model or None})
+    for r in rows:
+      r.update(max_size=size, noise_mode=mode)
+    result["rows"] += rows
+    result["seconds"][f"{mode}_{size}"] = seconds
+    if f.out:
+      checkpointing.write_json(f.out, result)
+  print(format_table(result["rows"]))
+  if f.out:
+    print(f"wrote {f.out}")
+  return 0
+
+
+if __name__ == "__main__":
+  from absl import app
+  from absl import flags
+
+  import tfsingan.flags
+  from tfsingan.errors import exit_on_user_error
+  from tfsingan.singan.config import SinGANConfig
+
+  flags.DEFINE_enum("model", "singan", ["singan"], "Set by the SinGAN flagfiles; only singan.")
+  tfsingan.flags.define_config_flags(SinGANConfig)
+  flags.DEFINE_string("max_sizes", "48,64", "Sizes the photo is downsampled to before SinGAN.")
+  flags.DEFINE_string("noise_modes", "fixed,redrawn", "--coarsest_rec_noise settings (fixed: the paper's z*).")
+  flags.DEFINE_string("start_scales", "0,1,2", "Start scales (0 = N, 1 = N-1, 2 = N-2).")
+  flags.DEFINE_integer("variants", 8, "Variants of each expression.", lower_bound=2)
+  flags.DEFINE_enum("editor", "warp", ["warp", "ganimation"], "What makes the expressions.")
+  flags.DEFINE_string("ganimation_workdir", "", "GANimation run (--editor=ganimation).")
+  flags.DEFINE_string("emotion_model", None, "FER2013 emotion_model.hdf5 (default: fer's).")
+  flags.DEFINE_string("workdir", "runs/bench_expand", "SinGAN runs and expand outputs (reused).")
+  flags.DEFINE_string("out", "benchmarks/results/expand_variants.json", "JSON output.")
+  sys.exit(app.run(exit_on_user_error(main), flags_parser=tfsingan.flags.parse_flags_or_exit))
