@@ -116,8 +116,8 @@ def score(scorer, expressions, variants):
           "per_expression": per_expression}
 
 
-def run_setting(photo, image_spec, singan_config, start_scales, *, variants, editor,
-                ganimation_workdir, workdir, seed, scorer_args):
+def run_setting(photo, image_spec, singan_config, start_scales, *, variant_modes, variants,
+                editor, ganimation_workdir, workdir, seed, scorer_args):
   """Trains one SinGAN, expands the photo from every start scale, scores each."""
   # pylint: disable=import-outside-toplevel
   from tfsingan.common import image_io
@@ -128,44 +128,50 @@ def run_setting(photo, image_spec, singan_config, start_scales, *, variants, edi
   singan_workdir = os.path.join(workdir, "singan")
   rows, seconds = [], {}
   scorer = None
-  for k in start_scales:
-    out = os.path.join(workdir, f"expand_s{max(k, 1)}")
-    config = SinGANimationConfig(
-        image=image_spec, editor=editor, ganimation_workdir=ganimation_workdir,
-        sweep_aus="", emotions="all", interpolate_steps=0, variants=variants,
-        start_scale=max(k, 1), singan_workdir=singan_workdir, seed=seed)
-    t0 = time.perf_counter()
-    pipeline.run(config, singan_config, out)
-    seconds[f"expand_s{max(k, 1)}"] = round(time.perf_counter() - t0, 1)
-    model = TrainedSinGAN.load(singan_workdir)
-    size = model.sizes[-1]
-    expressions = {}
-    for e in pipeline.expressions_lib.plan_expressions(config):
-      image = image_io.load_image(os.path.join(out, pipeline.expression_file(e.name)), quiet=True)
-      expressions[e.name] = np.clip(imresize_np(image, size), 0.0, 1.0)
-    if k == 0:  # no injection: the SinGAN's random samples, whatever the expression
-      samples = model.sample(variants, start_scale=0, seed=seed)
-      found = {name: samples for name in expressions}
-    else:
-      found = {name: np.stack([image_io.load_image(os.path.join(
-          out, pipeline.variant_file(name, k, v)), quiet=True) for v in range(variants)])
-               for name in expressions}
-    scorer = scorer or Scorer(photo, size, **scorer_args)
-    row = score(scorer, expressions, found)
-    row.update(start_scale=k, num_scales=model.num_scales, size=list(size))
-    rows.append(row)
+  for mode in variant_modes:
+    for k in start_scales:
+      # inject cannot start at N: its row reads the expressions of the N-1 job.
+      start = max(k, 1) if mode == "inject" else k
+      name = f"expand_s{start}" if mode == "inject" else f"transfer_s{start}"
+      out = os.path.join(workdir, name)
+      config = SinGANimationConfig(
+          image=image_spec, editor=editor, ganimation_workdir=ganimation_workdir,
+          sweep_aus="", emotions="all", interpolate_steps=0, variants=variants,
+          start_scale=start, singan_workdir=singan_workdir, seed=seed, variant_mode=mode)
+      t0 = time.perf_counter()
+      pipeline.run(config, singan_config, out)
+      seconds[name] = round(time.perf_counter() - t0, 1)
+      model = TrainedSinGAN.load(singan_workdir)
+      size = model.sizes[-1]
+      expressions = {}
+      for e in pipeline.expressions_lib.plan_expressions(config):
+        image = image_io.load_image(os.path.join(out, pipeline.expression_file(e.name)),
+                                    quiet=True)
+        expressions[e.name] = np.clip(imresize_np(image, size), 0.0, 1.0)
+      if start != k:  # inject at N: the SinGAN's random samples, whatever the expression
+        samples = model.sample(variants, start_scale=0, seed=seed)
+        found = {e: samples for e in expressions}
+      else:
+        found = {e: np.stack([image_io.load_image(os.path.join(
+            out, pipeline.variant_file(e, k, v)), quiet=True) for v in range(variants)])
+                 for e in expressions}
+      scorer = scorer or Scorer(photo, size, **scorer_args)
+      row = score(scorer, expressions, found)
+      row.update(variant_mode=mode, start_scale=k, num_scales=model.num_scales, size=list(size))
+      rows.append(row)
   return rows, seconds
 
 
 def format_table(rows):
-  lines = ["| downsampled to | z* | start | diversity | label agreement | AU drift (max AU) | "
+  lines = ["| downsampled to | z* | variants | start | diversity | label agreement | AU drift (max AU) | "
            "judged intended: variants / expressions | meets |",
-           "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
   for r in rows:
     name = "N" if r["start_scale"] == 0 else f"N-{r['start_scale']}"
     meets = r["diversity"] >= MIN_DIVERSITY and r["agreement"] >= MIN_AGREEMENT
     lines.append(
-        f"| {r['max_size']} px ({r['num_scales']} scales) | {r['noise_mode']} | {name} | "
+        f"| {r['max_size']} px ({r['num_scales']} scales) | {r['noise_mode']} | "
+        f"{r.get('variant_mode', 'inject')} | {name} | "
         f"{r['diversity']:.3f} | {r['agreement']:.2f} | {r['au_drift']:.3f} "
         f"({r['au_drift_max']:.3f}) | {r['intended']:.2f} / {r['intended_expression']:.2f} | "
         f"{'yes' if meets else 'no'} |")
@@ -185,6 +191,11 @@ def main(argv):
   f = flags.FLAGS
   sizes, start_scales = _ints(f.max_sizes, "max_sizes"), _ints(f.start_scales, "start_scales")
   modes = [m.strip() for m in f.noise_modes.split(",") if m.strip()]
+  variant_modes = [m.strip() for m in f.variant_modes.split(",") if m.strip()]
+  from tfsingan.singanimation.config import VARIANT_MODES
+  if not variant_modes or set(variant_modes) - set(VARIANT_MODES):
+    raise UserInputError(f"--variant_modes={f.variant_modes}: expected some of "
+                         f"{', '.join(VARIANT_MODES)}")
   if f.editor == "ganimation" and not f.ganimation_workdir:
     raise UserInputError("--ganimation_workdir: required with --editor=ganimation")
   base = flag_lib.config_from_flags(SinGANConfig)
@@ -194,13 +205,15 @@ def main(argv):
   image_spec = f.image or "bundled:grace_hopper"
   photo = image_io.load_image(image_spec, what="--image")
   result = {"machine": machine_info(), "image": image_spec, "editor": f.editor,
+            "variant_modes": variant_modes,
             "ganimation_workdir": f.ganimation_workdir, "variants": f.variants,
             "singan": dataclasses.asdict(base), "min_diversity": MIN_DIVERSITY,
             "min_agreement": MIN_AGREEMENT, "rows": [], "seconds": {}}
   for (size, mode), config in configs.items():
     workdir = os.path.join(f.workdir, f"{mode}_{size}")
     rows, seconds = run_setting(
-        photo, image_spec, config, start_scales, variants=f.variants, editor=f.editor,
+        photo, image_spec, config, start_scales, variant_modes=variant_modes,
+        variants=f.variants, editor=f.editor,
         ganimation_workdir=f.ganimation_workdir, workdir=workdir, seed=base.seed,
         scorer_args={"emotion_model": f.emotion_model or None})
     for r in rows:
@@ -227,6 +240,7 @@ if __name__ == "__main__":
   tfsingan.flags.define_config_flags(SinGANConfig)
   flags.DEFINE_string("max_sizes", "48,64", "Sizes the photo is downsampled to before SinGAN.")
   flags.DEFINE_string("noise_modes", "fixed,redrawn", "--coarsest_rec_noise settings (fixed: the paper's z*).")
+  flags.DEFINE_string("variant_modes", "inject,transfer", "expand's --variant_mode settings.")
   flags.DEFINE_string("start_scales", "0,1,2", "Start scales (0 = N, 1 = N-1, 2 = N-2).")
   flags.DEFINE_integer("variants", 8, "Variants of each expression.", lower_bound=2)
   flags.DEFINE_enum("editor", "warp", ["warp", "ganimation"], "What makes the expressions.")

@@ -204,6 +204,37 @@ def test_expand_writes_every_image_the_manifest_and_the_contact_sheet(inputs, sh
   assert sheet.shape[1] > 4 * (24 * factor + 4)
 
 
+def test_transfer_adds_each_edit_to_the_same_samples_of_the_photo(inputs, shared_run):
+  from tfsingan.singan.inference import TrainedSinGAN  # pylint: disable=import-outside-toplevel
+  out, _ = shared_run
+  photo = image_io.load_image(inputs[0], quiet=True)
+  config = SinGANimationConfig(variant_mode="transfer", start_scale=0, variants=3, seed=4)
+  regenerate = pipeline._Regenerator(config, None, out, photo)  # pylint: disable=protected-access
+  regenerate.shared = TrainedSinGAN.load(os.path.join(out, "singan"))  # trained: no training
+  happy = image_io.load_image(os.path.join(out, "expressions", "emotion_happy.png"), quiet=True)
+  source = regenerate("source", photo)
+  edited = regenerate("emotion_happy", happy)
+  samples = regenerate.shared.sample(3, start_scale=0, seed=4)
+  assert source.shape == edited.shape == samples.shape == (3, 21, 24, 3)
+  np.testing.assert_allclose(source, samples, atol=1.5 / 255)  # the photo adds nothing
+  # The edit (happy - photo at the SinGAN's size) is added to every sample alike.
+  delta = edited - source
+  inside = (edited > 0.01) & (edited < 0.99) & (source > 0.01) & (source < 0.99)
+  spread = np.where(inside, delta - delta[:1], 0.0)
+  assert np.abs(spread).max() < 1e-5 and np.abs(delta).max() > 0.01
+  assert np.abs(samples[0] - samples[1]).mean() > 1e-3  # still varied
+
+
+def test_transfer_checks():
+  with pytest.raises(UserInputError, match="--variant_mode=transfer is for --singan_mode=shared"):
+    SinGANimationConfig(variant_mode="transfer", singan_mode="per_expression")
+  tiny = SinGANConfig(max_size=24, min_size=18)
+  photo = np.zeros((56, 64, 3), np.float32)
+  assert pipeline.check_start_scale(photo, tiny, 0, lowest=0).num_scales == 2
+  with pytest.raises(UserInputError, match="expected 1..1"):
+    pipeline.check_start_scale(photo, tiny, 0)
+
+
 def test_rerun_skips_everything_and_finishes_what_was_deleted(inputs, shared_run):
   out, _ = shared_run
   before = _files(out)

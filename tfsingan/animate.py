@@ -209,11 +209,14 @@ def main(argv):
     warp_editor = photos.WarpEditor(
         photo, source_aus="auto" if auto else aus_lib.parse_aus(FLAGS.source_aus),
         face_landmarker=FLAGS.face_landmarker or None, what=image_path)
-    write_side_by_side(photo, found[0].align(photo, SIDE_BY_SIDE_SIZE, FLAGS.margin), plans[0],
-                       warp_editor, out)
+    write_side_by_side(photo, found[0].align(photo, SIDE_BY_SIDE_SIZE, SIDE_BY_SIDE_MARGIN),
+                       plans[0], warp_editor, out)
 
 
 SIDE_BY_SIDE_SIZE = 160  # px of each face crop in side_by_side.png
+# Tighter than the editing crops' 0.2: the demo's 260 px face crop has no border left
+# for 0.2 (its top and left edges were replicated into stripes).
+SIDE_BY_SIDE_MARGIN = 0.1
 
 
 def write_side_by_side(photo, crop, edits, warp_editor, out):

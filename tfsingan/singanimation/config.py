@@ -12,6 +12,7 @@ from tfsingan.errors import UserInputError
 from tfsingan.faces import alignment
 
 SINGAN_MODES = ("shared", "per_expression")
+VARIANT_MODES = ("inject", "transfer")
 EDITORS = ("ganimation", "warp")
 AUTO = "auto"  # --source_aus: read the photo's own AUs
 # The 9 AUs of the thesis's single-AU figure (5.4, after GANimation's figure 4):
@@ -57,8 +58,15 @@ class SinGANimationConfig:
   interpolate_steps: int = field(4, help="Expressions strictly between the source and each "
                                  "emotion, alpha = i / (steps + 1) (0: none).", low=0, high=1000)
   variants: int = field(8, help="SinGAN variants (M) of each expression.", low=1)
-  start_scale: int = field(1, help="SinGAN scale the expression image is injected at: "
-                           "1 = the paper's N-1, 2 = N-2 (more faithful, less varied).", low=1)
+  start_scale: int = field(1, help="SinGAN scale the variants start at (the expression image "
+                           "injected there, or fresh noise from there): 1 = the paper's N-1, "
+                           "2 = N-2 (more faithful, less varied); 0 = N for "
+                           "--variant_mode=transfer only.", low=0)
+  variant_mode: str = field("inject", help="shared mode: how a variant is made. inject: the "
+                            "expression image injected at --start_scale (as paint-to-image); "
+                            "transfer: a SinGAN sample of the photo from --start_scale (0 = "
+                            "the paper's N allowed) plus the expression's edit (expression - "
+                            "photo, at the SinGAN's size).", choices=VARIANT_MODES)
   singan_mode: str = field("shared", help="shared: one SinGAN trained on the photo "
                            "regenerates every expression; per_expression: one SinGAN per "
                            "expression image (slower, as in the thesis).",
@@ -81,6 +89,12 @@ class SinGANimationConfig:
     if self.singan_mode not in SINGAN_MODES:
       raise UserInputError(f"--singan_mode={self.singan_mode}: expected one of "
                            f"{', '.join(SINGAN_MODES)}")
+    if self.variant_mode not in VARIANT_MODES:
+      raise UserInputError(f"--variant_mode={self.variant_mode}: expected one of "
+                           f"{', '.join(VARIANT_MODES)}")
+    if self.variant_mode == "transfer" and self.singan_mode != "shared":
+      raise UserInputError("--variant_mode=transfer is for --singan_mode=shared (it adds each "
+                           "expression's edit to samples of the photo's SinGAN)")
     if self.singan_workdir and self.singan_mode != "shared":
       raise UserInputError("--singan_workdir is for --singan_mode=shared; per_expression "
                            "trains its runs under OUT/singan/<expression>/")

@@ -82,8 +82,9 @@ def check_out(out, settings):
   diffs = []
   for group in ("config", "singan"):
     old = state.get(group, {})
+    # An option the job does not record is newer than the job (as rundir does).
     diffs += [f"{k}: {v!r} here, {old.get(k)!r} there" for k, v in settings[group].items()
-              if old.get(k) != v]
+              if k in old and old[k] != v]
   if state.get("photo_sha256") != settings["photo_sha256"]:
     diffs.append("the photo differs")
   if diffs:
@@ -102,18 +103,19 @@ def start_job(out, settings, state, face=None):
   return state
 
 
-def check_start_scale(photo, singan_config, start_scale):
-  """The injection scale must be 1..N-1 of the photo's pyramid (known before training)."""
+def check_start_scale(photo, singan_config, start_scale, lowest=1):
+  """The start scale must be `lowest`..N-1 of the photo's pyramid (known before training):
+  injection needs a coarser scale (1), a transferred edit does not (0)."""
   try:
     pyramid = scales.scale_schedule(*photo.shape[:2], min_size=singan_config.min_size,
                                     max_size=singan_config.max_size,
                                     scale_factor=singan_config.scale_factor)
   except ValueError as e:
     raise UserInputError(f"--image: {e}") from None
-  if not 1 <= start_scale < pyramid.num_scales:
+  if not lowest <= start_scale < pyramid.num_scales:
     raise UserInputError(f"--start_scale={start_scale}: the SinGAN pyramid of this photo has "
-                         f"{pyramid.num_scales} scales; expected 1..{pyramid.num_scales - 1} "
-                         "(1 = the paper's N-1)")
+                         f"{pyramid.num_scales} scales; expected {lowest}..{pyramid.num_scales - 1}"
+                         " (1 = the paper's N-1)")
   return pyramid
 
 
@@ -188,10 +190,10 @@ class _WarpEditor:
 class _Regenerator:
   """SinGAN: M variants of an expression image (trains the runs it needs)."""
 
-  def __init__(self, config, singan_config, out):
-    self.config, self.out = config, out
+  def __init__(self, config, singan_config, out, photo):
+    self.config, self.out, self.photo = config, out, photo
     self.singan_config = singan_config
-    self.shared = None
+    self.shared, self.samples, self.base = None, None, None
 
   def _train(self, singan_config, workdir):
     from tfsingan.singan import trainer  # pylint: disable=import-outside-toplevel
@@ -219,9 +221,19 @@ class _Regenerator:
       return self._train(singan_config, workdir).sample(c.variants, start_scale=c.start_scale,
                                                         seed=c.seed)
     self.train_shared()
-    # The expression image injected at start_scale (as paint-to-image), at the
-    # training image's size.
+    # The expression image at the training image's size.
     image = np.clip(imresize_np(image, self.shared.sizes[-1]), 0.0, 1.0)
+    if c.variant_mode == "transfer":
+      # The same samples of the photo for every expression, each plus its edit: the
+      # fixed-z* SinGAN's finer scales redraw an injected image that departs from the
+      # photo as a ghost of the photo (benchmarks/expand_variants.py).
+      if self.samples is None:
+        self.samples = self.shared.sample(c.variants, start_scale=c.start_scale, seed=c.seed)
+        # As 8 bits, as the expression images are read back: no edit, no change.
+        photo8 = image_io.to_uint8(self.photo).astype(np.float32) / 255.0
+        self.base = np.clip(imresize_np(photo8, self.shared.sizes[-1]), 0.0, 1.0)
+      return np.clip(self.samples + (image - self.base), 0.0, 1.0)
+    # Injected at start_scale (as paint-to-image).
     out, _ = applications.paint2image(self.shared, image, c.start_scale, num=c.variants,
                                       seed=c.seed)
     return out
@@ -247,7 +259,8 @@ def run(config, singan_config, out):
   with rundir.prepare(out, None, family=FAMILY, flag="--out") as run_dir:
     photo, source_photo = load_photo(config)
     plan = expressions_lib.plan_expressions(config)
-    check_start_scale(photo, singan_config, config.start_scale)
+    check_start_scale(photo, singan_config, config.start_scale,
+                      lowest=0 if config.variant_mode == "transfer" else 1)
     auto = config.source_aus.strip().lower() == config_mod.AUTO
     if auto:
       landmarker.find_task_file(config.face_landmarker or None)  # fails before any work
@@ -295,7 +308,7 @@ def _make(config, singan_config, out, photo, source_photo, plan, state, auto):
     edit = _WarpEditor(config, photo, spec)
   else:
     edit = _Editor(config, photo, face)
-  regenerate = _Regenerator(config, singan_config, out)
+  regenerate = _Regenerator(config, singan_config, out, photo)
   s, m = config.start_scale, config.variants
 
   def missing(name):
