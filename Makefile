@@ -38,19 +38,28 @@ install: $(VENV)/.stamp-install
 
 install-test: $(VENV)/.stamp-test
 
-# Trains SinGAN on the bundled face (configs/singan_demo.cfg) and writes samples
-# started at the paper's N, N-1 and N-2 as one labelled grid: runs/demo/samples/grid.png.
-# Then SinGANimation on the same face: a GANimation trained for a few minutes on
-# synthetic faces (configs/ganimation_demo.cfg) makes the expressions, the demo SinGAN
-# their variants: runs/demo/singanimation/{contact_sheet.png,manifest.csv,images/}.
+# The shipped GANimation's weights (README, "The shipped GANimation"): installed as the
+# demo's run directory when present; without them the demo trains its 48 px synthetic one.
+SHIPPED_GANIMATION ?= tfsingan/assets/ganimation_real.npz
+
+# On Grace Hopper's portrait (bundled:grace_hopper, from matplotlib): trains SinGAN
+# (configs/singan_demo.cfg) and writes samples started at the paper's N, N-1 and N-2 as
+# one labelled grid (runs/demo/samples/grid.png); installs the shipped GANimation (or
+# trains the synthetic one); SinGANimation: the GANimation's expressions, the demo
+# SinGAN's variants (runs/demo/singanimation/{contact_sheet.png,manifest.csv,images/});
+# the six emotions as source | GANimation | warp (runs/demo/side_by_side/side_by_side.png).
 # Under 10 min on 2 cores; running it again skips what is done.
 demo: install
 	$(PY) -m tfsingan.train --flagfile=configs/singan_demo.cfg --workdir=runs/demo
 	$(PY) -m tfsingan.sample --workdir=runs/demo --gen_start_scale=0,1,2 --num_samples=6 \
 	  --out=runs/demo/samples
-	$(PY) -m tfsingan.synthetic --out=runs/demo/synthetic --num=1000 --size=48
-	$(PY) -m tfsingan.train --flagfile=configs/ganimation_demo.cfg \
-	  --data_dir=runs/demo/synthetic --workdir=runs/demo/ganimation
+	if [ -f $(SHIPPED_GANIMATION) ]; then \
+	  $(PY) -m tfsingan.ganimation.shipped --out=runs/demo/ganimation; \
+	else \
+	  $(PY) -m tfsingan.synthetic --out=runs/demo/synthetic --num=1000 --size=48 && \
+	  $(PY) -m tfsingan.train --flagfile=configs/ganimation_demo.cfg \
+	    --data_dir=runs/demo/synthetic --workdir=runs/demo/ganimation; \
+	fi
 	$(PY) -m tfsingan.expand --flagfile=configs/singanimation_demo.cfg --singan_workdir=runs/demo \
 	  --ganimation_workdir=runs/demo/ganimation --out=runs/demo/singanimation
 	$(PY) -m tfsingan.animate --workdir=runs/demo/ganimation --image=bundled:grace_hopper \
