@@ -92,11 +92,18 @@ shipped-ganimation: shipped-ganimation-data
 	  --data_dir=$(SHIPPED_DATA)/real --workdir=$(SHIPPED_RUN)
 	$(PY) -m tfsingan.ganimation.shipped --export_from=$(SHIPPED_RUN) --note="$(SHIPPED_NOTE)"
 
+# Two pytest-xdist workers, also on 2 cores: much of the suite waits on subprocesses
+# (each one imports TensorFlow) and on files. --dist loadfile keeps each test file on
+# one worker, so that its module fixtures run once (with --dist load a module fixture
+# that trains a model ran on both workers).
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadfile
+
 test: install-test
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q $(XDIST) $(PYTEST_ARGS)
 
 test-slow: install-test
-	$(PY) -m pytest -q --runslow $(PYTEST_ARGS)
+	$(PY) -m pytest -q --runslow $(XDIST) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) runs *.egg-info

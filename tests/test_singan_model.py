@@ -63,11 +63,13 @@ def test_one_step_updates_both_networks_and_only_them():
   assert int(model.g_optimizer.iterations) == 3
 
 
-def test_a_few_hundred_steps_cut_the_reconstruction_error():
+def test_a_few_dozen_steps_cut_the_reconstruction_error():
   model = _scale_model(n=0, size=24)
   step = tf.function(model.train_step)
   first = float(step()["rec_loss"])
-  for _ in range(199):
+  # 40 steps: measured 0.068-0.075 x the first error at step 40 for seeds 0-2 (0.063-0.102
+  # at step 200), 4x below the bound; 200 steps cost 12 s more of CPU for no margin.
+  for _ in range(39):
     logs = step()
   last = float(logs["rec_loss"])
   assert last < 0.3 * first, (first, last)

@@ -112,7 +112,10 @@ def visible_gpus():
 def machine_precision():
   """(policy, reason) that `auto` resolves to on this machine."""
   try:
-    return resolve_precision("auto", read_cpu_flags(), visible_gpus())
+    # The override wins over any GPU (resolve_precision): then listing the GPUs, which
+    # imports TensorFlow (4 s of CPU), is skipped.
+    gpus = [] if os.environ.get(OVERRIDE, "").strip() else visible_gpus()
+    return resolve_precision("auto", read_cpu_flags(), gpus)
   except ValueError as e:
     raise UserInputError(f"--precision=auto: {e}") from None
 
