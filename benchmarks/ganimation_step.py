@@ -29,7 +29,10 @@ import time
 from absl import app
 from absl import flags
 
+from benchmarks.machine import describe_execution
+from benchmarks.machine import execution_info
 from benchmarks.machine import machine_info
+from benchmarks.machine import set_threads
 from benchmarks.machine import write_result
 
 flags.DEFINE_string("out", None, "Write the results as JSON here.")
@@ -44,6 +47,9 @@ flags.DEFINE_boolean("torch", True, "Also time a PyTorch re-implementation of th
                      "iteration in this run (needs torch), the same-load baseline.")
 flags.DEFINE_integer("torch_iterations", 1, "Timed PyTorch iterations of each kind.")
 flags.DEFINE_integer("pipeline_images", 250, "Images generated for the input pipeline timing.")
+flags.DEFINE_integer("threads", 0, "Threads of TensorFlow (intra and inter op) and of "
+                     "PyTorch (0: all cores). With 1, the CPU seconds per iteration measure "
+                     "the work even on a loaded machine.")
 flags.DEFINE_string("child", None, "Internal: 'precision,jit' runs one configuration.")
 FLAGS = flags.FLAGS
 
@@ -70,6 +76,8 @@ def _torch_child():
   from torch import nn  # pylint: disable=g-import-not-at-top
 
   torch.manual_seed(0)
+  if FLAGS.threads:
+    torch.set_num_threads(FLAGS.threads)
   s, b, c_dim = FLAGS.image_size, FLAGS.batch_size, 17
 
   class Res(nn.Module):
@@ -173,7 +181,8 @@ def _torch_child():
     return (time.perf_counter() - t) / n, (time.process_time() - c) / n
 
   result = {"precision": "pytorch_float32", "jit_compile": False,
-            "torch_threads": torch.get_num_threads()}
+            "torch_threads": torch.get_num_threads(),
+            "execution": {"threads": torch.get_num_threads()}}
   result["critic_s"], result["critic_cpu_s"] = timed(False, FLAGS.iterations)
   result["full_s"], result["full_cpu_s"] = timed(True, FLAGS.iterations)
   result["avg_s"] = _avg(result["critic_s"], result["full_s"])
@@ -202,6 +211,7 @@ def _child(spec):
   from tfsingan.ganimation import model as model_lib  # pylint: disable=g-import-not-at-top
   from tfsingan.ganimation import networks  # pylint: disable=g-import-not-at-top
 
+  set_threads(FLAGS.threads)
   keras.mixed_precision.set_global_policy(precision)
   keras.utils.set_random_seed(0)
   s, b = FLAGS.image_size, FLAGS.batch_size
@@ -225,7 +235,8 @@ def _child(spec):
       float(fn(batch)["d_loss"])
     return (time.perf_counter() - t) / n, (time.process_time() - c) / n
 
-  result = {"precision": precision, "jit_compile": jit}
+  result = {"precision": precision, "jit_compile": jit,
+            "execution": execution_info(FLAGS.threads, xla=jit)}
   # CPU seconds (all threads) next to wall seconds: on a shared machine the wall
   # time includes waiting for the cores.
   result["critic_s"], result["critic_cpu_s"] = timed(critic_fn, FLAGS.iterations)
@@ -245,12 +256,12 @@ def _child(spec):
   print("RESULT " + json.dumps(result), flush=True)
 
 
-def _run_child_with_rss(precision, jit, iterations, image_size, batch_size):
+def _run_child_with_rss(precision, jit, iterations, image_size, batch_size, threads=0):
   """Runs one configuration; adds its own peak RSS (os.wait4 on that child only)."""
   spec = "torch" if precision == "torch" else f"{precision},{jit}"
   cmd = [sys.executable, "-m", "benchmarks.ganimation_step", f"--child={spec}",
          f"--iterations={iterations}", f"--image_size={image_size}",
-         f"--batch_size={batch_size}"]
+         f"--batch_size={batch_size}", f"--threads={threads}"]
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
     proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, text=True)
@@ -309,7 +320,7 @@ def _pipeline_images_per_second(n, s, b):
 
 def run(iterations=3, xla_iterations=1, image_size=128, batch_size=25,
         precisions=("float32", "mixed_bfloat16"), xla_precisions=("float32",), torch=True,
-        torch_iterations=1, pipeline_images=250):
+        torch_iterations=1, pipeline_images=250, threads=0):
   """Times every configuration in its own subprocess; prints the table.
 
   Args are the flags of the same names (`pipeline_images=0` skips the input pipeline).
@@ -319,11 +330,12 @@ def run(iterations=3, xla_iterations=1, image_size=128, batch_size=25,
   """
   rows = []
   torch_row = None
+  print(describe_execution(execution_info(threads)), flush=True)
   if torch:
     if importlib.util.find_spec("torch") is not None:
       print("timing the PyTorch re-implementation ...", flush=True)
       torch_row = _run_child_with_rss("torch", "false", torch_iterations, image_size,
-                                      batch_size)
+                                      batch_size, threads)
     else:
       print("torch is not installed: no same-run baseline", flush=True)
   for precision in precisions:
@@ -331,7 +343,8 @@ def run(iterations=3, xla_iterations=1, image_size=128, batch_size=25,
       print(f"timing {precision} jit_compile={jit} ...", flush=True)
       rows.append(_run_child_with_rss(precision, jit,
                                       xla_iterations if jit == "true" else iterations,
-                                      image_size, batch_size))
+                                      image_size, batch_size, threads))
+      print(describe_execution(rows[-1]["execution"]), flush=True)
   pipeline, pipeline_source = None, None
   if pipeline_images:
     pipeline, pipeline_source = _pipeline_images_per_second(pipeline_images, image_size,
@@ -374,6 +387,7 @@ def run(iterations=3, xla_iterations=1, image_size=128, batch_size=25,
           "rows": rows,
           "pipeline_images_per_s": pipeline, "pipeline_source": pipeline_source,
           "cpu_count": os.cpu_count(), "load_average_after": os.getloadavg(),
+          "threads": threads or os.cpu_count(), "execution": execution_info(threads),
           "machine": machine_info()}
 
 
@@ -384,7 +398,7 @@ def main(argv):
     return
   result = run(FLAGS.iterations, FLAGS.xla_iterations, FLAGS.image_size, FLAGS.batch_size,
                FLAGS.precisions, FLAGS.xla_precisions, FLAGS.torch, FLAGS.torch_iterations,
-               FLAGS.pipeline_images)
+               FLAGS.pipeline_images, FLAGS.threads)
   write_result(FLAGS.out, result)
 
 

@@ -62,3 +62,33 @@ def machine_info(gpus=None):
     except metadata.PackageNotFoundError:
       pass
   return info
+
+
+def set_threads(threads):
+  """Limits TensorFlow (intra- and inter-op pools, which XLA's CPU runtime shares) to
+  `threads` (0: leave TensorFlow's default, all cores). Call before any TF op runs.
+
+  With one thread, a run's CPU seconds per iteration are the work itself even on a
+  machine whose other jobs take the cores (its wall time is not)."""
+  if threads:
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def execution_info(threads=0, **choices):
+  """What a timing ran with: the CPU's flags, the effective CPU kind (capped by
+  ONEDNN_MAX_CPU_ISA, `tfsingan.common.execution.cpu_kind`), whether TensorFlow's
+  oneDNN ops were on, the threads, and `choices` (XLA or not, BatchNorm path, ...)."""
+  from tfsingan.common import execution  # pylint: disable=import-outside-toplevel
+  flags = precision_lib.read_cpu_flags()
+  return {"cpu_flags": sorted(set(flags) & set(FLAGS_OF_INTEREST)),
+          "cpu_kind": execution.cpu_kind(flags),
+          "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip() not in ("0", "false"),
+          "threads": threads or os.cpu_count(), **choices}
+
+
+def describe_execution(info):
+  """One printable line of `execution_info`."""
+  rest = ", ".join(f"{k}={v}" for k, v in info.items() if k not in ("cpu_flags", "cpu_kind"))
+  return f"execution: {info['cpu_kind']} CPU (flags {' '.join(info['cpu_flags'])}): {rest}"

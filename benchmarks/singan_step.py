@@ -20,7 +20,10 @@ import time
 from absl import app
 from absl import flags
 
+from benchmarks.machine import describe_execution
+from benchmarks.machine import execution_info
 from benchmarks.machine import machine_info
+from benchmarks.machine import set_threads
 from benchmarks.machine import write_result
 
 flags.DEFINE_string("image", "", "Training image (default: the bundled face at 250x250).")
@@ -35,6 +38,9 @@ flags.DEFINE_integer("warmup", 1, "Untimed iterations after tracing/compilation.
 flags.DEFINE_enum("torch", "auto", ["auto", "on", "off"], "Time the PyTorch reference too.")
 flags.DEFINE_list("eager_scales", ["coarse", "middle", "fine"],
                   "Scales at which eager mode is timed (it is slow to trace nothing).")
+flags.DEFINE_integer("threads", 0, "Threads of TensorFlow (intra and inter op) and of the "
+                     "PyTorch reference (0: all cores). With 1, the CPU seconds per "
+                     "iteration measure the work even on a loaded machine.")
 flags.DEFINE_string("out", "benchmarks/results/singan_step.json", "JSON output.")
 flags.DEFINE_string("worker", "", "Internal: run one measurement (JSON spec).")
 FLAGS = flags.FLAGS
@@ -92,10 +98,12 @@ import json, resource, sys
 from benchmarks import torch_singan_reference as ref
 spec = json.loads(sys.argv[1])
 h, w = spec["image_hw"]
-res = ref.time_iterations(h, w, spec["scale"], iters=spec["iters"], warmup=spec["warmup"])
+res = ref.time_iterations(h, w, spec["scale"], iters=spec["iters"], warmup=spec["warmup"],
+                          threads=spec.get("threads") or None)
 print("RESULT " + json.dumps({
     "seconds_per_iter": res["seconds_per_iter"], "first_call_s": None,
-    "cpu_per_wall": res["cpu_per_wall"],
+    "cpu_per_wall": res["cpu_per_wall"], "cpu_s_per_iter": res["cpu_seconds_per_iter"],
+    "execution": {"threads": res["threads"]},
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
 """
 
@@ -109,6 +117,8 @@ def _time_tf(spec):
   from tfsingan.singan.networks import build_scale_networks  # pylint: disable=import-outside-toplevel
 
   from tfsingan.common import execution  # pylint: disable=import-outside-toplevel
+  from tfsingan.common.layers import PerExampleBatchNorm  # pylint: disable=import-outside-toplevel
+  set_threads(spec.get("threads", 0))
   sizes = [tuple(s) for s in spec["sizes"]]
   n = spec["scale"]
   config = SinGANConfig(precision=spec["precision"], jit_compile=spec["mode"] == "xla")
@@ -137,11 +147,12 @@ def _time_tf(spec):
   first = time.perf_counter() - t0
   for _ in range(spec["warmup"]):
     float(step()["d_loss"])
-  t0 = time.perf_counter()
+  t0, c0 = time.perf_counter(), time.process_time()
   for _ in range(spec["iters"]):
     logs = step()
   float(logs["d_loss"])
   seconds = (time.perf_counter() - t0) / spec["iters"]
+  cpu_seconds = (time.process_time() - c0) / spec["iters"]
   # The frozen scales' share: drawing the random input (all coarser generators
   # forward, in-graph resizes) once per critic step.
   draw = tf.function(model.random_input, jit_compile=config.jit_compile)
@@ -151,8 +162,12 @@ def _time_tf(spec):
     out = draw()
   float(tf.reduce_sum(out[1]))
   frozen = (time.perf_counter() - t0) / 3 * config.d_steps
-  return {"seconds_per_iter": seconds, "first_call_s": first,
-          "frozen_scales_s_per_iter": frozen, **({"chosen": chosen} if chosen else {})}
+  fused = sizes[n][0] * sizes[n][1] >= PerExampleBatchNorm.FUSED_MIN_PIXELS
+  used = execution_info(spec.get("threads", 0), xla=bool(config.jit_compile),
+                        batch_norm="fused" if fused else "composite")
+  return {"seconds_per_iter": seconds, "cpu_s_per_iter": cpu_seconds, "first_call_s": first,
+          "frozen_scales_s_per_iter": frozen, "execution": used,
+          **({"chosen": chosen} if chosen else {})}
 
 
 def _run_worker(spec):
@@ -199,7 +214,8 @@ def _conv_roofline(precision, size=(250, 250), channels=128, jit_compile=False, 
 
 def run(image="", scale_list=("coarse", "middle", "fine"), modes=("eager", "function", "xla"),
         precisions=("float32", "mixed_bfloat16"), iters=3, fine_iters=2, warmup=1,
-        torch_mode="auto", eager_scales=("coarse", "middle", "fine"), scale_modes=None):
+        torch_mode="auto", eager_scales=("coarse", "middle", "fine"), scale_modes=None,
+        threads=0):
   """Times every (scale, mode, precision), each in its own subprocess.
 
   Args:
@@ -212,13 +228,14 @@ def run(image="", scale_list=("coarse", "middle", "fine"), modes=("eager", "func
     torch_mode: "auto", "on" or "off": also time the PyTorch reference.
     eager_scales: scales at which eager mode is timed.
     scale_modes: optional {scale name or index: [modes]} overriding `modes` there.
+    threads: TensorFlow's and PyTorch's threads in each measurement (0: all cores).
 
   Returns:
     {"image_hw", "sizes", "scale_factor", "rows", "summary", "cpu_count"}.
   """
   from tfsingan.singan import scales  # pylint: disable=import-outside-toplevel
   machine = machine_info()
-  print_execution(machine)
+  print_execution(machine, threads)
   image = _training_image(image)
   pyr = scales.scale_schedule(*image.shape[:2])
   sizes = [list(s) for s in pyr.sizes]
@@ -244,7 +261,7 @@ def run(image="", scale_list=("coarse", "middle", "fine"), modes=("eager", "func
   for n in picked:
     n_iters = fine_iters if n == last else iters
     base = {"scale": n, "sizes": sizes, "iters": n_iters, "warmup": warmup,
-            "image_hw": list(image.shape[:2])}
+            "image_hw": list(image.shape[:2]), "threads": threads}
     if torch_ok:
       res = _run_worker({**base, "kind": "torch"})
       rows.append({"scale": n, "impl": "pytorch-reference", "mode": "eager",
@@ -261,10 +278,11 @@ def run(image="", scale_list=("coarse", "middle", "fine"), modes=("eager", "func
   summary = _summarise(rows, sizes, last, torch_ok)
   return {"image_hw": list(image.shape[:2]), "sizes": sizes,
           "scale_factor": pyr.scale_factor, "rows": rows, "summary": summary,
-          "cpu_count": os.cpu_count(), "machine": machine}
+          "cpu_count": os.cpu_count(), "threads": threads or os.cpu_count(),
+          "execution": execution_info(threads), "machine": machine}
 
 
-def print_execution(machine):
+def print_execution(machine, threads=0):
   """Prints the CPU, its flags and what `chosen` picks for the paper config here."""
   from tfsingan.common import execution  # pylint: disable=import-outside-toplevel
   from tfsingan.singan.config import SinGANConfig  # pylint: disable=import-outside-toplevel
@@ -272,6 +290,7 @@ def print_execution(machine):
   print(f"CPU: {machine['cpu_model']}, {machine['cpu_count']} cores, flags "
         f"{' '.join(machine['cpu_flags'])}; env {machine['env'] or '{}'}; effective kind "
         f"{kind}", flush=True)
+  print(describe_execution(execution_info(threads)), flush=True)
   for precision in ("float32", "mixed_bfloat16"):
     choices = execution.singan_choices(SinGANConfig(precision=precision), kind)
     print(f"chosen execution ({precision}): " + ", ".join(f"{k}={v}" for k, v in
@@ -284,7 +303,8 @@ def main(argv):
     _worker(json.loads(FLAGS.worker))
     return
   result = run(FLAGS.image, FLAGS.scales, FLAGS.modes, FLAGS.precisions, FLAGS.iters,
-               FLAGS.fine_iters, FLAGS.warmup, FLAGS.torch, FLAGS.eager_scales)
+               FLAGS.fine_iters, FLAGS.warmup, FLAGS.torch, FLAGS.eager_scales,
+               threads=FLAGS.threads)
   os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
   print(json.dumps(result["summary"], indent=2))
   write_result(FLAGS.out, result)
@@ -294,6 +314,11 @@ def _print_row(row, sizes):
   h, w = sizes[row["scale"]]
   sec = row.get("seconds_per_iter")
   text = f"{sec:8.3f} s/it" if sec is not None else f"ERROR {row.get('error')}"
+  if row.get("cpu_s_per_iter") is not None:
+    text += f" ({row['cpu_s_per_iter']:.3f} CPU s)"
+  used = row.get("execution", {})
+  if "xla" in used:
+    text += f" [xla={used['xla']} bn={used['batch_norm']} threads={used['threads']}]"
   first = row.get("first_call_s")
   print(f"scale {row['scale']:2d} {w}x{h} {row['impl']:18s} {row['mode']:8s} "
         f"{row['precision']:15s} {text}  first call {first or 0:6.1f} s  "
