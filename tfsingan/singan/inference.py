@@ -13,10 +13,9 @@ from tfsingan.common import resources
 from tfsingan.common import rundir
 from tfsingan.errors import UserInputError
 from tfsingan.singan import generate
-from tfsingan.singan import run_files
 from tfsingan.singan import scales
 from tfsingan.singan.config import SinGANConfig
-from tfsingan.singan.networks import SinGANGenerator
+from tfsingan.singan.pyramid import RunPyramid
 
 
 class TrainedSinGAN:
@@ -52,26 +51,11 @@ class TrainedSinGAN:
   def load(cls, workdir, num_scales=None):
     """Loads the finished scales of a run (all of them, or the first `num_scales`)."""
     config = config_lib.from_dict(SinGANConfig, rundir.check_family(workdir, "singan"))
-    state = run_files.read_state(workdir)
-    if state is None or state["finished_scales"] == 0:
-      raise UserInputError(f"--workdir={workdir}: no scale has finished training yet")
-    finished = state["finished_scales"]
-    if num_scales is not None:
-      finished = min(finished, num_scales)
-    generators = []
-    for n in range(finished):
-      gen = SinGANGenerator(state["channels"][n], config.kernel_size, config.num_layers,
-                            name=f"generator_{n}")
-      gen.build(((None, None, None, 3), (None, None, None, 3)))
-      run_files.load_weights(gen, workdir, n)
-      generators.append(gen)
-    reals = run_files.read_reals(workdir)
-    z_rec = run_files.read_z_rec(workdir, state["sizes"][0])
-    if z_rec is None:
-      raise UserInputError(f"--workdir={workdir}: {run_files.Z_REC} is missing; every scale "
-                           "depends on it: start again in a new --workdir")
-    return cls(generators, state["noise_amps"][:finished], state["sizes"], z_rec, reals,
-               config)
+    pyramid = RunPyramid.open(workdir)
+    generators = pyramid.load_generators(config, num_scales)
+    z_rec = pyramid.z_rec()
+    return cls(generators, pyramid.noise_amps[:len(generators)], pyramid.sizes, z_rec,
+               pyramid.reals, config)
 
   def reconstructions(self):
     """The reconstruction path's output at every scale (B=1, in [-1, 1])."""
