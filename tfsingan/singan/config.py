@@ -8,6 +8,12 @@ from tfsingan.config import field
 from tfsingan.errors import UserInputError
 
 COARSEST_REC_NOISE = ("fixed", "redrawn")
+SCHEDULES = ("paper", "concurrent")
+# What --schedule=concurrent changes where a flag is left at the paper's default: the
+# settings of tohinz/ConSinGAN's main_train.py / config.py (Hinz et al., WACV 2021):
+# niter 1000, lr decay at 0.8 x niter, nfc 64 at every stage.
+CONCURRENT_DEFAULTS = {"iterations": 1000, "lr_decay_at": 800, "base_channels": 64,
+                       "max_channels": 64}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +53,20 @@ class SinGANConfig:
       help="The coarsest scale's reconstruction noise z*: fixed (the paper; drawn once) or "
            "redrawn every iteration (what tamarott/SinGAN's training.py does; it weakens the "
            "reconstruction, which raises the next scale's noise amplitude).")
+  # Schedule.
+  schedule: str = field(
+      "paper", choices=SCHEDULES,
+      help="paper: one scale at a time, the others frozen (SinGAN). concurrent: ConSinGAN "
+           "(Hinz et al., WACV 2021): --num_stages stages on a pyramid with more of them at "
+           "low resolution, the top --train_depth trained together, the lower ones at "
+           "--lr_scale per stage down; flags left at the paper's default take ConSinGAN's "
+           "(1000 iterations, decay at 800, 64 channels).")
+  train_depth: int = field(3, help="concurrent: stages trained at once (ConSinGAN: 3).",
+                           low=1, high=64)
+  lr_scale: float = field(0.1, help="concurrent: learning-rate factor per stage below the "
+                          "newest (ConSinGAN: 0.1).", above=0.0, high=1.0)
+  num_stages: int = field(6, help="concurrent: stages of the rescaled pyramid (ConSinGAN's "
+                          "train_stages: 6).", low=1, high=64)
   # Execution.
   precision: str = field("auto", help="Compute precision; auto: mixed_bfloat16 on CPUs with "
                          "AVX512_BF16/AMX, mixed_float16 on GPUs >= 7.0, else float32.",
@@ -83,6 +103,8 @@ class SinGANConfig:
                            f"--max_size={self.max_size}")
     if self.precision not in PRECISIONS:
       raise UserInputError(f"--precision={self.precision}: expected one of {PRECISIONS}")
+    if self.schedule not in SCHEDULES:
+      raise UserInputError(f"--schedule={self.schedule}: expected one of {SCHEDULES}")
     if self.coarsest_rec_noise not in COARSEST_REC_NOISE:
       raise UserInputError(f"--coarsest_rec_noise={self.coarsest_rec_noise}: expected one "
                            f"of {COARSEST_REC_NOISE}")
@@ -91,3 +113,13 @@ class SinGANConfig:
   def padding(self):
     """Zero padding of G's input so the valid convolutions keep the size."""
     return (self.kernel_size // 2) * self.num_layers
+
+
+def resolve_schedule(config):
+  """The config with --schedule=concurrent's defaults (CONCURRENT_DEFAULTS) filled into
+  the fields left at the paper's default; the paper schedule is returned as it is."""
+  if config.schedule != "concurrent":
+    return config
+  paper = SinGANConfig()
+  return dataclasses.replace(config, **{
+      k: v for k, v in CONCURRENT_DEFAULTS.items() if getattr(config, k) == getattr(paper, k)})

@@ -10,12 +10,13 @@ from tfsingan.common import precision as precision_lib
 from tfsingan.singan import generate
 
 
-def _adam(config, steps_per_iteration, float16):
+def adam(config, steps_per_iteration, float16, rate=1.0):
+  """Adam at `rate` x the config's learning rate, dropped by lr_decay at lr_decay_at."""
   # Like torch's MultiStepLR stepped once per iteration: iterations 0..k-1 use the
   # full rate, iteration k (optimizer step k * steps_per_iteration) the dropped one.
+  lr = config.learning_rate * rate
   schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
-      [config.lr_decay_at * steps_per_iteration - 1],
-      [config.learning_rate, config.learning_rate * config.lr_decay])
+      [config.lr_decay_at * steps_per_iteration - 1], [lr, lr * config.lr_decay])
   opt = keras.optimizers.Adam(schedule, beta_1=config.beta1, beta_2=config.beta2,
                               epsilon=1e-8)
   return keras.optimizers.LossScaleOptimizer(opt) if float16 else opt
@@ -63,37 +64,54 @@ class SinGANScale(keras.Model):
   def scale(self):
     return len(self.frozen_generators)
 
+  def generate(self, z, prev, training):
+    """This scale's output from its noise `z` and the image `prev` entering it."""
+    return self.generator((z, prev), training=training)
+
+  def rec_inputs(self, z_rec):
+    """The noise input of the reconstruction pass."""
+    return z_rec * self.noise_amp
+
+  def apply_generator_gradients(self, tape, scaled):
+    variables = self.generator.trainable_variables
+    self.g_optimizer.apply(tape.gradient(scaled, variables), variables)
+
   def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
     super().compile(**kwargs)
-    self.d_optimizer = d_optimizer or _adam(self.config, self.config.d_steps, self.float16)
-    self.g_optimizer = g_optimizer or _adam(self.config, self.config.g_steps, self.float16)
+    self.d_optimizer = d_optimizer or adam(self.config, self.config.d_steps, self.float16)
+    self.g_optimizer = g_optimizer or adam(self.config, self.config.g_steps, self.float16)
     # Optimizer slots exist before any checkpoint restore.
     self.d_optimizer.build(self.critic.trainable_variables)
     self.g_optimizer.build(self.generator.trainable_variables)
 
+  def trained_noise_amps(self):
+    """Noise amplitudes of the scales trained here (this one)."""
+    return [self.noise_amp]
+
   def random_input(self):
-    """A fresh sample from the frozen scales (upsampled) and fresh noise for this one."""
-    n = self.scale
-    coarsest = n == 0
-    noise = generate.draw_noise(self.rng, 1, self.sizes[n], coarsest)
-    if coarsest:
-      prev = tf.zeros_like(self.real)
+    """Fresh noise for the trained scales and a fresh sample from the frozen ones
+    (upsampled to the first trained scale); one noise map where one scale trains."""
+    n, lo = self.scale, len(self.frozen_generators)
+    zs = [generate.draw_noise(self.rng, 1, self.sizes[i], i == 0) * amp
+          for i, amp in zip(range(lo, n + 1), self.trained_noise_amps())]
+    if lo == 0:
+      prev = tf.zeros([1, *self.sizes[0], 3])
     else:
-      noises = [generate.draw_noise(self.rng, 1, self.sizes[i], i == 0) for i in range(n)]
+      noises = [generate.draw_noise(self.rng, 1, self.sizes[i], i == 0) for i in range(lo)]
       prev = generate.run_scales(self.frozen_generators, self.frozen_noise_amps, noises,
                                  self.sizes)
-      prev = generate.upsample(prev, self.sizes[n])
-    return noise * self.noise_amp, prev
+      prev = generate.upsample(prev, self.sizes[lo])
+    return (zs[0] if len(zs) == 1 else tuple(zs)), prev
 
   def reconstruct(self, training=False):
-    return self.generator((self.z_rec * self.noise_amp, self.prev_rec), training=training)
+    return self.generate(self.rec_inputs(self.z_rec), self.prev_rec, training)
 
   def _scaled(self, optimizer, loss):
     return optimizer.scale_loss(loss) if self.float16 else loss
 
   def critic_step(self, z, prev):
     """One WGAN-GP critic update; returns (d_loss, gp, d_real, d_fake)."""
-    fake = self.generator((z, prev), training=True)
+    fake = self.generate(z, prev, True)
     alpha = self.rng.uniform([1, 1, 1, 1])
     inner_scale = self.d_optimizer.dynamic_scale if self.float16 else None
     with tf.GradientTape() as tape:
@@ -124,16 +142,15 @@ class SinGANScale(keras.Model):
     z_rec = self.z_rec if z_rec is None else z_rec
     with tf.GradientTape() as tape:
       # The random and the reconstruction pass batched (per-example BatchNorm).
-      out = self.generator((tf.concat([z, z_rec * self.noise_amp], 0),
-                            tf.concat([prev, self.prev_rec], 0)), training=True)
+      both = tf.nest.map_structure(lambda a, b: tf.concat([a, b], 0), z,
+                                   self.rec_inputs(z_rec))
+      out = self.generate(both, tf.concat([prev, self.prev_rec], 0), True)
       fake, rec = out[:1], out[1:]
       adv = gan_losses.generator_loss(self.critic(fake, training=True))
       rec_loss = tf.reduce_mean(tf.square(rec - self.real))
       g_loss = adv + self.config.alpha * rec_loss
       scaled = self._scaled(self.g_optimizer, g_loss)
-    variables = self.generator.trainable_variables
-    grads = tape.gradient(scaled, variables)
-    self.g_optimizer.apply(grads, variables)
+    self.apply_generator_gradients(tape, scaled)
     return g_loss, rec_loss
 
   def train_step(self, data=None):
@@ -154,7 +171,9 @@ class SinGANScale(keras.Model):
       for _ in range(self.config.g_steps):
         g_loss, rec_loss = self.generator_step(z, prev, z_rec)
     else:
-      z = prev = tf.zeros_like(self.real)
+      lo = len(self.frozen_generators)
+      zs = tuple(tf.zeros([1, *self.sizes[i], 3]) for i in range(lo, self.scale + 1))
+      z, prev = (zs[0] if len(zs) == 1 else zs), tf.zeros([1, *self.sizes[lo], 3])
       d_loss = gp = d_real = d_fake = g_loss = rec_loss = tf.constant(0.0)
       for _ in tf.range(self.config.d_steps):
         z, prev = self.random_input()

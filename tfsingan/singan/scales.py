@@ -55,6 +55,41 @@ def scale_schedule(height, width, *, min_size=25, max_size=250, scale_factor=0.7
   return Pyramid(sizes=sizes, scale_factor=factor, resize_to=(h1, w1))
 
 
+def concurrent_schedule(height, width, *, min_size=25, max_size=250, num_stages=6):
+  """ConSinGAN's rescaled pyramid (Hinz et al., WACV 2021, sec. 3.2): `num_stages`
+  stages from `min_size` (short side) to the `max_size` image, stage i of N-1 at
+  factor r ** ((N - 2) / ln(N - 1) * ln(N - 1 - i) + 1) with r = (min_size / short)
+  ** (1 / (N - 1)), which puts more stages at low resolution than a geometric one."""
+  short, long = min(height, width), max(height, width)
+  if short < min_size:
+    raise ValueError(f"image is {height}x{width}; its short side must be at least "
+                     f"min_size={min_size}")
+  scale1 = min(max_size / long, 1.0)
+  h1, w1 = output_size(height, scale1), output_size(width, scale1)
+  stop = num_stages - 1
+  if stop < 1 or min(h1, w1) <= min_size:
+    return Pyramid(sizes=((h1, w1),), scale_factor=1.0, resize_to=(h1, w1))
+  factor = (min_size / min(h1, w1)) ** (1.0 / stop)
+  if stop == 1:
+    exponents = [1.0]
+  else:
+    exponents = [(stop - 1) / math.log(stop) * math.log(stop - i) + 1 for i in range(stop)]
+  sizes = tuple((output_size(h1, factor ** e), output_size(w1, factor ** e))
+                for e in exponents) + ((h1, w1),)
+  return Pyramid(sizes=sizes, scale_factor=factor, resize_to=(h1, w1))
+
+
+def trained_stages(n, depth):
+  """The stages trained together while stage n is the newest: max(0, n-depth+1)..n."""
+  return range(max(0, n - depth + 1), n + 1)
+
+
+def concurrent_work(work, depth):
+  """Relative cost of one iteration at each stage when the top `depth` stages train
+  together: the sum of their `iteration_work` (the frozen ones only run forward)."""
+  return [sum(work[i] for i in trained_stages(n, depth)) for n in range(len(work))]
+
+
 def _log_ratio(ratio, base):
   # log(1) / log(base) is exactly 0; round-off elsewhere must not add a whole scale.
   value = math.log(ratio) / math.log(base)

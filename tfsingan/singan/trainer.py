@@ -9,7 +9,7 @@ Run directory:
   checkpoints/           the latest mid-scale checkpoint (networks, optimizers, RNG)
   tb/                    TensorBoard: losses per scale, reconstructions, samples
 The folder is checked, created and locked by `tfsingan.common.rundir.prepare`; the
-files of the pyramid are read and written by `tfsingan.singan.run_files`.
+pyramid's files are owned by `tfsingan.singan.pyramid.RunPyramid`.
 """
 
 import dataclasses
@@ -32,9 +32,12 @@ from tfsingan.errors import UserInputError
 from tfsingan.singan import generate
 from tfsingan.singan import run_files
 from tfsingan.singan import scales
+from tfsingan.singan.concurrent import ConcurrentScales
 from tfsingan.singan.config import SinGANConfig
+from tfsingan.singan.config import resolve_schedule
 from tfsingan.singan.model import SinGANScale
 from tfsingan.singan.networks import build_scale_networks
+from tfsingan.singan.pyramid import RunPyramid
 
 def load_training_image(config):
   """The training image as float32 RGB in [0, 1] (the bundled face if none given)."""
@@ -48,8 +51,12 @@ def build_pyramid(image, config):
   """(Pyramid, list of per-scale images in [0, 1]) for a float RGB image."""
   h, w = image.shape[:2]
   try:
-    pyr = scales.scale_schedule(h, w, min_size=config.min_size, max_size=config.max_size,
-                                scale_factor=config.scale_factor)
+    if config.schedule == "concurrent":
+      pyr = scales.concurrent_schedule(h, w, min_size=config.min_size,
+                                       max_size=config.max_size, num_stages=config.num_stages)
+    else:
+      pyr = scales.scale_schedule(h, w, min_size=config.min_size, max_size=config.max_size,
+                                  scale_factor=config.scale_factor)
   except ValueError as e:
     raise UserInputError(f"--image: {e}")
   if pyr.resize_to != (h, w):
@@ -60,76 +67,26 @@ def build_pyramid(image, config):
   return pyr, reals
 
 
-class _RunState:
-  """state.json: what has finished. Written after a scale's weights are in place."""
-
-  def __init__(self, workdir):
-    self.path = os.path.join(workdir, run_files.STATE)
-    self.data = run_files.read_state(workdir) or {
-        "finished_scales": 0, "noise_amps": [], "channels": [], "sizes": [],
-        "scale_factor": None}
-
-  @property
-  def finished(self):
-    return self.data["finished_scales"]
-
-  def finish_scale(self, noise_amp, channels, seconds_per_iter):
-    self.data.setdefault("seconds_per_iter", []).append(float(seconds_per_iter))
-    self.data["noise_amps"].append(float(noise_amp))
-    self.data["channels"].append(int(channels))
-    self.data["finished_scales"] += 1
-    checkpointing.write_json(self.path, self.data)
-
-  def roll_back(self, n):
-    """Marks scales n.. unfinished (their weights are damaged or depend on damaged ones)."""
-    for key in ("noise_amps", "channels", "seconds_per_iter"):
-      if key in self.data:
-        self.data[key] = self.data[key][:n]
-    self.data["finished_scales"] = n
-    checkpointing.write_json(self.path, self.data)
-
-
-def _pyramid(workdir, config, state):
-  """(reals, new): the run's pyramid, or a new one built from --image (not yet written)."""
-  reals = run_files.read_reals(workdir)
-  if reals is not None and state.data["sizes"]:
-    return reals, False
+def _pyramid(workdir, config):
+  """(pyramid, new): the run's pyramid, or a new one built from --image (not yet written)."""
+  pyramid = RunPyramid.open(workdir)
+  if pyramid.num_scales and pyramid.reals is not None:
+    return pyramid, None
   pyr, reals = build_pyramid(load_training_image(config), config)
-  state.data["sizes"] = [list(s) for s in pyr.sizes]
-  state.data["scale_factor"] = pyr.scale_factor
-  return reals, True
+  return pyramid, (pyr, reals)
 
 
-def _write_pyramid(workdir, reals, state):
-  for n, real in enumerate(reals):
-    image_io.save_image(os.path.join(workdir, "pyramid", f"real_{n:02d}.png"), real)
-  run_files.write_reals(workdir, reals)
-  checkpointing.write_json(state.path, state.data)
-
-
-def _load_or_make_z_rec(workdir, size, seed):
-  z = run_files.read_z_rec(workdir, size)
-  if z is not None:
-    return z
-  rng = np.random.default_rng(seed)
-  z = np.repeat(rng.standard_normal((size[0], size[1], 1)).astype(np.float32), 3, axis=2)
-  run_files.write_z_rec(workdir, z)
-  return z
-
-
-def _load_finished(workdir, config, state, widths):
+def _load_finished(pyramid, config, widths):
   """The finished scales' (generators, last critic); a damaged scale is trained again."""
   generators, critic = [], None
-  for n in range(state.finished):
-    gen, critic_n = build_scale_networks(widths[n], config)
+  for n in range(pyramid.finished):
     try:
-      run_files.load_weights(gen, workdir, n, "generator")
-      run_files.load_weights(critic_n, workdir, n, "critic")
+      gen, critic_n = pyramid.load_networks(n, config, widths[n])
     except run_files.DamagedScale as e:
       kept = f" (scales 0..{n - 1} kept)" if n else ""
       image_io.notice(f"{e.problem}; training scales {n}..{len(widths) - 1} again{kept}")
-      state.roll_back(n)
-      checkpointing.RunCheckpoint(os.path.join(workdir, "checkpoints")).clear()
+      pyramid.roll_back(n)
+      checkpointing.RunCheckpoint(os.path.join(pyramid.workdir, "checkpoints")).clear()
       break
     generators.append(gen)
     critic = critic_n
@@ -233,40 +190,43 @@ class RunEta:
 
 def run(config: SinGANConfig, workdir: str):
   """Trains (or resumes, or finds finished) the SinGAN run in `workdir`."""
+  config = resolve_schedule(config)
   config = precision_lib.resolve_config(
       config, precision_lib.recorded_precision(os.path.join(workdir, "config.json")))
   config = execution.resolve_singan(config)
   with rundir.prepare(workdir, config, family="singan") as run_dir:
-    state = _RunState(workdir)
-    reals, new = _pyramid(workdir, config, state)  # the image is checked before any write
+    pyramid, new = _pyramid(workdir, config)  # the image is checked before any write
     run_dir.start()
     if new:
-      _write_pyramid(workdir, reals, state)
-    return _train(config, workdir, state, reals)
+      pyramid.start(new[0].sizes, new[0].scale_factor, new[1])
+    return _train(config, pyramid)
 
 
-def _train(config, workdir, state, reals):
-  sizes = [tuple(s) for s in state.data["sizes"]]
+def _train(config, pyramid):
+  workdir = pyramid.workdir
+  sizes = pyramid.sizes
   num_scales = len(sizes)
   widths = [scales.channels_at(n, config.base_channels, config.max_channels,
                                config.double_every) for n in range(num_scales)]
   execution.apply_batch_norm_threshold(config)
-  z_rec = _load_or_make_z_rec(workdir, sizes[0], config.seed)
-  generators, critic_prev = _load_finished(workdir, config, state, widths)
-  if state.finished >= num_scales:
+  z_rec = pyramid.z_rec(seed=config.seed)
+  generators, critic_prev = _load_finished(pyramid, config, widths)
+  if pyramid.finished >= num_scales:
     print(f"run in {workdir} is already trained ({num_scales} scales); nothing to do")
-    return state.data
-  print(f"SinGAN: {num_scales} scales, factor {state.data['scale_factor']:.4f}, sizes "
+    return pyramid.data
+  print(f"SinGAN: {num_scales} scales, factor {pyramid.data['scale_factor']:.4f}, sizes "
         f"{sizes[0][1]}x{sizes[0][0]} .. {sizes[-1][1]}x{sizes[-1][0]}"
-        + (f"; resuming at scale {state.finished}" if state.finished else ""))
-  noise_amps = list(state.data["noise_amps"])
+        + (f"; resuming at scale {pyramid.finished}" if pyramid.finished else ""))
   writer = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
-  eta = RunEta(scales.iteration_work(sizes, widths), config.iterations,
-               dict(enumerate(state.data.get("seconds_per_iter", []))))
+  work = scales.iteration_work(sizes, widths)
+  if config.schedule == "concurrent":
+    work = scales.concurrent_work(work, config.train_depth)
+  eta = RunEta(work, config.iterations,
+               dict(enumerate(pyramid.seconds_per_iter)))
   t_start = time.monotonic()
-  for n in range(state.finished, num_scales):
-    gen, critic = _train_scale(n, config, workdir, reals, sizes, widths, generators,
-                               noise_amps, critic_prev, z_rec, writer, eta)
+  for n in range(pyramid.finished, num_scales):
+    gen, critic = _train_scale(n, config, pyramid, widths, generators, critic_prev, z_rec,
+                               writer, eta)
     frozen, _ = build_scale_networks(widths[n], config)
     frozen.set_weights(gen.get_weights())
     generators.append(frozen)
@@ -276,28 +236,39 @@ def _train(config, workdir, state, reals):
   return run_files.read_state(workdir)
 
 
-def _train_scale(n, config, workdir, reals, sizes, widths, generators, noise_amps,
-                 critic_prev, z_rec, writer, eta):
+def _train_scale(n, config, pyramid, widths, generators, critic_prev, z_rec, writer, eta):
   """Trains scale n; writes its weights and marks it finished in state.json."""
   eta.start_scale(n, time.monotonic())
+  sizes, noise_amps = pyramid.sizes, pyramid.noise_amps
   gen, critic = build_scale_networks(widths[n], config, seed=config.seed + 17 * n)
   if config.init_from_previous and n > 0 and widths[n] == widths[n - 1]:
     gen.set_weights(generators[n - 1].get_weights())
     critic.set_weights(critic_prev.get_weights())
-  real = reals[n] * 2.0 - 1.0
+  real = pyramid.reals[n] * 2.0 - 1.0
   prev_rec = reconstruction_prev(generators, noise_amps, z_rec, sizes, n)
   noise_amp = 1.0 if n == 0 else config.noise_amp * float(
       np.sqrt(np.mean((real - prev_rec) ** 2)))
-  z_here = z_rec if n == 0 else np.zeros_like(real)
   # XLA or not is chosen per scale (the step's graph differs: see SinGANScale.train_step).
   scale_config = dataclasses.replace(
       config, jit_compile=execution.singan_scale_uses_xla(config, sizes[n]))
-  model = SinGANScale(gen, critic, generators, noise_amps, sizes[:n + 1], real, noise_amp,
-                      prev_rec, z_here, scale_config, seed=config.seed * 1000 + n)
+  lo = scales.trained_stages(n, config.train_depth)[0] if config.schedule == "concurrent" else n
+  if lo < n:
+    model = ConcurrentScales(gen, critic, generators[lo:n], generators[:lo], noise_amps,
+                             sizes[:n + 1], real, noise_amp,
+                             reconstruction_prev(generators, noise_amps, z_rec, sizes, lo),
+                             z_rec, scale_config, seed=config.seed * 1000 + n)
+  else:
+    z_here = z_rec if n == 0 else np.zeros_like(real)
+    model = SinGANScale(gen, critic, generators, noise_amps, sizes[:n + 1], real, noise_amp,
+                        prev_rec, z_here, scale_config, seed=config.seed * 1000 + n)
   model.compile()
+  lower = {}
+  for j, i in enumerate(range(lo, n)):  # the concurrent schedule's lower stages
+    lower[f"generator_{i}"] = generators[i]
+    lower[f"g_optimizer_{i}"] = model.lower_optimizers[j]
   ckpt = checkpointing.RunCheckpoint(
-      os.path.join(workdir, "checkpoints"), generator=gen, critic=critic,
-      g_optimizer=model.g_optimizer, d_optimizer=model.d_optimizer, rng=model.rng)
+      os.path.join(pyramid.workdir, "checkpoints"), generator=gen, critic=critic,
+      g_optimizer=model.g_optimizer, d_optimizer=model.d_optimizer, rng=model.rng, **lower)
   start = 0
   # The pointer says which scale the checkpoint is of (another scale's networks have
   # other shapes); the version itself holds the iteration.
@@ -331,10 +302,9 @@ def _train_scale(n, config, workdir, reals, sizes, widths, generators, noise_amp
       extra = f"rec {float(logs['rec_loss']):.4f} {extra}"
     progress.update(done, extra)
   seconds_per_iter = eta.finish_scale(time.monotonic())
-  checkpointing.save_weights(gen, run_files.weights_path(workdir, n, "generator"))
-  checkpointing.save_weights(critic, run_files.weights_path(workdir, n, "critic"))
-  noise_amps.append(noise_amp)
-  _RunState(workdir).finish_scale(noise_amp, widths[n], seconds_per_iter)
+  for i in range(lo, n):  # trained further, before state.json says stage n is done
+    pyramid.save_networks(i, generators[i])
+  pyramid.finish_scale(n, gen, critic, noise_amp, seconds_per_iter)
   ckpt.clear()
   writer.flush()
   return gen, critic
@@ -343,7 +313,7 @@ def _train_scale(n, config, workdir, reals, sizes, widths, generators, noise_amp
 def _log_images(model, writer, n, step):
   rec = model.reconstruct(training=False)
   z, prev = model.random_input()
-  fake = model.generator((z, prev), training=False)
+  fake = model.generate(z, prev, False)
   with writer.as_default(step=step):
     tf.summary.image(f"scale_{n:02d}/reconstruction", (rec + 1.0) / 2.0)
     tf.summary.image(f"scale_{n:02d}/sample", tf.clip_by_value((fake + 1.0) / 2.0, 0, 1))
