@@ -45,7 +45,7 @@ SHIPPED_GANIMATION ?= tfsingan/assets/ganimation_real.npz
 # On Grace Hopper's portrait (bundled:grace_hopper, from matplotlib): trains SinGAN
 # (configs/singan_demo.cfg) and writes samples started at the paper's N, N-1 and N-2 as
 # one labelled grid (runs/demo/samples/grid.png); installs the shipped GANimation (or
-# trains the synthetic one); SinGANimation: the GANimation's expressions, the demo
+# trains the synthetic one); SinGANimation: the warp editor's expressions, the demo
 # SinGAN's variants (runs/demo/singanimation/{contact_sheet.png,manifest.csv,images/});
 # the six emotions as source | GANimation | warp (runs/demo/side_by_side/side_by_side.png).
 # Under 10 min on 2 cores; running it again skips what is done.
@@ -61,7 +61,7 @@ demo: install
 	    --data_dir=runs/demo/synthetic --workdir=runs/demo/ganimation; \
 	fi
 	$(PY) -m tfsingan.expand --flagfile=configs/singanimation_demo.cfg --singan_workdir=runs/demo \
-	  --ganimation_workdir=runs/demo/ganimation --out=runs/demo/singanimation
+	  --out=runs/demo/singanimation
 	$(PY) -m tfsingan.animate --workdir=runs/demo/ganimation --image=bundled:grace_hopper \
 	  --emotion=all --compare_warp --out=runs/demo/side_by_side
 

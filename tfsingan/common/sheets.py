@@ -45,7 +45,7 @@ def variation_map(variants):
   return heat[:, :, ::-1].astype(np.float32) / 255.0
 
 
-def contact_sheet(rows, labels, diversities=None):
+def contact_sheet(rows, labels, diversities=None, editor=""):
   """One row per expression: its image, its variants, the map of where they differ.
 
   Args:
@@ -53,12 +53,14 @@ def contact_sheet(rows, labels, diversities=None):
       variants; either may be None / empty).
     labels: the row labels (expression names).
     diversities: per row, the diversity figure written on its map (or None).
+    editor: what made the expression images, written on each ("warp edit"); empty:
+      "expression".
   """
   sheet = []
   for i, (expression, variants) in enumerate(rows):
     cells = []
     if expression is not None:
-      cells.append(titled(enlarge(expression), "expression"))
+      cells.append(titled(enlarge(expression), f"{editor} edit" if editor else "expression"))
     cells += [titled(enlarge(v), f"variant {k + 1}") for k, v in enumerate(variants)]
     if len(variants) >= 2:
       title = f"std x{STD_GAIN:g}"

@@ -380,7 +380,7 @@ def write_outputs(out, plan, config, source_photo):
   manifest_lib.write_manifest(out, rows)
   if sheet:
     image_io.save_image(os.path.join(out, CONTACT_SHEET),
-                        sheets.contact_sheet(sheet, labels, diversities))
+                        sheets.contact_sheet(sheet, labels, diversities, config.editor))
   return rows
 
 
