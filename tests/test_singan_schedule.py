@@ -140,3 +140,28 @@ def test_a_concurrent_run_exports_to_a_saved_model(concurrent_run, tmp_path):
   version = saved_model.export(workdir, str(tmp_path / "models" / "tiny"))
   loaded = tf.saved_model.load(version)
   assert loaded.signatures
+
+
+def test_a_concurrent_run_converts_to_tflite_with_builtin_ops_only(concurrent_run):
+  from export import tflite  # pylint: disable=import-outside-toplevel
+  workdir, _ = concurrent_run
+  model_bytes, sidecar = tflite.build(workdir, "none", scales=3, calibration_samples=2)
+  assert len(model_bytes) > 1000 and sidecar
+  assert not tflite.non_builtin_ops(tflite.model_ops(model_bytes))
+
+
+def test_the_five_applications_run_on_a_concurrent_run(concurrent_run):
+  from tfsingan.singan import applications  # pylint: disable=import-outside-toplevel
+  workdir, _ = concurrent_run
+  model = TrainedSinGAN.load(workdir)
+  paint = model.reals[-1][::-1].copy()
+  mask = np.zeros(paint.shape[:2], np.float32)
+  mask[6:14, 6:14] = 1.0
+  outputs = [applications.paint2image(model, paint, 1)[0],
+             applications.harmonize(model, paint, mask, 1)[0],
+             applications.harmonize(model, paint, mask, 2, mode="editing")[0],
+             applications.super_resolve(model, 2.0)[None],
+             np.stack(applications.animate(model, 3, 1, 0.1, 0.9))]
+  for out in outputs:
+    assert out.ndim == 4 and np.all(np.isfinite(out)) and out.min() >= 0 and out.max() <= 1
+  assert outputs[3].shape[1:3] == (48, 48)
