@@ -117,7 +117,7 @@ def score(scorer, expressions, variants):
 
 
 def run_setting(photo, image_spec, singan_config, start_scales, *, variant_modes, variants,
-                editor, ganimation_workdir, workdir, seed, scorer_args):
+                editor, ganimation_workdir, workdir, seed, scorer_args, noise_gains=(1.0,)):
   """Trains one SinGAN, expands the photo from every start scale, scores each."""
   # pylint: disable=import-outside-toplevel
   from tfsingan.common import image_io
@@ -128,50 +128,53 @@ def run_setting(photo, image_spec, singan_config, start_scales, *, variant_modes
   singan_workdir = os.path.join(workdir, "singan")
   rows, seconds = [], {}
   scorer = None
-  for mode in variant_modes:
-    for k in start_scales:
-      # inject cannot start at N: its row reads the expressions of the N-1 job.
-      start = max(k, 1) if mode == "inject" else k
-      name = f"expand_s{start}" if mode == "inject" else f"transfer_s{start}"
-      out = os.path.join(workdir, name)
-      config = SinGANimationConfig(
-          image=image_spec, editor=editor, ganimation_workdir=ganimation_workdir,
-          sweep_aus="", emotions="all", interpolate_steps=0, variants=variants,
-          start_scale=start, singan_workdir=singan_workdir, seed=seed, variant_mode=mode)
-      t0 = time.perf_counter()
-      pipeline.run(config, singan_config, out)
-      seconds[name] = round(time.perf_counter() - t0, 1)
-      model = TrainedSinGAN.load(singan_workdir)
-      size = model.sizes[-1]
-      expressions = {}
-      for e in pipeline.expressions_lib.plan_expressions(config):
-        image = image_io.load_image(os.path.join(out, pipeline.expression_file(e.name)),
-                                    quiet=True)
-        expressions[e.name] = np.clip(imresize_np(image, size), 0.0, 1.0)
-      if start != k:  # inject at N: the SinGAN's random samples, whatever the expression
-        samples = model.sample(variants, start_scale=0, seed=seed)
-        found = {e: samples for e in expressions}
-      else:
-        found = {e: np.stack([image_io.load_image(os.path.join(
-            out, pipeline.variant_file(e, k, v)), quiet=True) for v in range(variants)])
-                 for e in expressions}
-      scorer = scorer or Scorer(photo, size, **scorer_args)
-      row = score(scorer, expressions, found)
-      row.update(variant_mode=mode, start_scale=k, num_scales=model.num_scales, size=list(size))
-      rows.append(row)
+  for mode, gain, k in ((m, g, k) for m in variant_modes for g in noise_gains
+                        for k in start_scales):
+    # inject cannot start at N: its row reads the expressions of the N-1 job.
+    start = max(k, 1) if mode == "inject" else k
+    name = f"expand_s{start}" if mode == "inject" else f"transfer_s{start}"
+    name += "" if gain == 1.0 else f"_gain{gain:g}"
+    out = os.path.join(workdir, name)
+    config = SinGANimationConfig(
+        image=image_spec, editor=editor, ganimation_workdir=ganimation_workdir,
+        sweep_aus="", emotions="all", interpolate_steps=0, variants=variants,
+        start_scale=start, singan_workdir=singan_workdir, seed=seed, variant_mode=mode,
+        variant_noise_gain=gain)
+    t0 = time.perf_counter()
+    pipeline.run(config, singan_config, out)
+    seconds[name] = round(time.perf_counter() - t0, 1)
+    model = TrainedSinGAN.load(singan_workdir)
+    size = model.sizes[-1]
+    expressions = {}
+    for e in pipeline.expressions_lib.plan_expressions(config):
+      image = image_io.load_image(os.path.join(out, pipeline.expression_file(e.name)),
+                                  quiet=True)
+      expressions[e.name] = np.clip(imresize_np(image, size), 0.0, 1.0)
+    if start != k:  # inject at N: the SinGAN's random samples, whatever the expression
+      samples = model.sample(variants, start_scale=0, seed=seed)
+      found = {e: samples for e in expressions}
+    else:
+      found = {e: np.stack([image_io.load_image(os.path.join(
+          out, pipeline.variant_file(e, k, v)), quiet=True) for v in range(variants)])
+               for e in expressions}
+    scorer = scorer or Scorer(photo, size, **scorer_args)
+    row = score(scorer, expressions, found)
+    row.update(variant_mode=mode, start_scale=k, num_scales=model.num_scales, size=list(size),
+               noise_gain=gain)
+    rows.append(row)
   return rows, seconds
 
 
 def format_table(rows):
-  lines = ["| downsampled to | z* | variants | start | diversity | label agreement | AU drift (max AU) | "
+  lines = ["| downsampled to | z* | variants | noise gain | start | diversity | label agreement | AU drift (max AU) | "
            "judged intended: variants / expressions | meets |",
-           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
   for r in rows:
     name = "N" if r["start_scale"] == 0 else f"N-{r['start_scale']}"
     meets = r["diversity"] >= MIN_DIVERSITY and r["agreement"] >= MIN_AGREEMENT
     lines.append(
         f"| {r['max_size']} px ({r['num_scales']} scales) | {r['noise_mode']} | "
-        f"{r.get('variant_mode', 'inject')} | {name} | "
+        f"{r.get('variant_mode', 'inject')} | {r.get('noise_gain', 1.0):g} | {name} | "
         f"{r['diversity']:.3f} | {r['agreement']:.2f} | {r['au_drift']:.3f} "
         f"({r['au_drift_max']:.3f}) | {r['intended']:.2f} / {r['intended_expression']:.2f} | "
         f"{'yes' if meets else 'no'} |")
@@ -190,6 +193,12 @@ def main(argv):
   from tfsingan.singan.config import SinGANConfig
   f = flags.FLAGS
   sizes, start_scales = _ints(f.max_sizes, "max_sizes"), _ints(f.start_scales, "start_scales")
+  try:
+    gains = [float(g) for g in f.noise_gains.split(",") if g.strip()]
+  except ValueError:
+    raise UserInputError(f"--noise_gains={f.noise_gains}: expected comma-separated numbers") from None
+  if not gains or not all(0.0 <= g <= 100.0 for g in gains):
+    raise UserInputError(f"--noise_gains={f.noise_gains}: expected numbers in [0, 100]")
   modes = [m.strip() for m in f.noise_modes.split(",") if m.strip()]
   variant_modes = [m.strip() for m in f.variant_modes.split(",") if m.strip()]
   from tfsingan.singanimation.config import VARIANT_MODES
@@ -215,7 +224,7 @@ def main(argv):
         photo, image_spec, config, start_scales, variant_modes=variant_modes,
         variants=f.variants, editor=f.editor,
         ganimation_workdir=f.ganimation_workdir, workdir=workdir, seed=base.seed,
-        scorer_args={"emotion_model": f.emotion_model or None})
+        scorer_args={"emotion_model": f.emotion_model or None}, noise_gains=gains)
     for r in rows:
       r.update(max_size=size, noise_mode=mode)
     result["rows"] += rows
@@ -242,6 +251,7 @@ if __name__ == "__main__":
   flags.DEFINE_string("noise_modes", "fixed,redrawn", "--coarsest_rec_noise settings (fixed: the paper's z*).")
   flags.DEFINE_string("variant_modes", "inject,transfer", "expand's --variant_mode settings.")
   flags.DEFINE_string("start_scales", "0,1,2", "Start scales (0 = N, 1 = N-1, 2 = N-2).")
+  flags.DEFINE_string("noise_gains", "1", "expand's --variant_noise_gain settings.")
   flags.DEFINE_integer("variants", 8, "Variants of each expression.", lower_bound=2)
   flags.DEFINE_enum("editor", "warp", ["warp", "ganimation"], "What makes the expressions.")
   flags.DEFINE_string("ganimation_workdir", "", "GANimation run (--editor=ganimation).")

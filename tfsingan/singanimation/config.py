@@ -74,6 +74,11 @@ class SinGANimationConfig:
   singan_workdir: str = field("", help="shared mode: the SinGAN run directory (trained "
                               "there if needed; default OUT/singan).")
   seed: int = field(0, help="Seed of the SinGAN variants (and of SinGAN training).", low=0)
+  variant_noise_gain: float = field(1.0, help="Multiplies the SinGAN's noise amplitudes at "
+                                    "--start_scale and finer for the variants (1: as "
+                                    "trained; larger: more varied, less faithful; "
+                                    "benchmarks/expand_variants.py --noise_gains).",
+                                    low=0.0, high=100.0)
   stop_after: int = field(0, help="Stop after writing this many new images (0: never); the "
                           "same command continues.", resume="execution", low=0)
 
