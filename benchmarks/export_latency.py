@@ -19,7 +19,6 @@ latency and size do not depend on the weight values. --quick times 32 px /
 nothing. Time on an idle machine: the timings of a shared one are not results.
 """
 
-import json
 import os
 import statistics
 import tempfile
@@ -85,11 +84,11 @@ def write_random_ganimation_run(root, image_size, conv_dim, repeat_num):
 def write_random_singan_run(root, image_size, num_scales, base_channels=32):
   """A SinGAN run directory with random weights for the first `num_scales` scales of
   an `image_size` square image (the paper's pyramid and widths)."""
-  import numpy as np  # pylint: disable=import-outside-toplevel
   from tfsingan.common import rundir  # pylint: disable=import-outside-toplevel
   from tfsingan.singan import scales  # pylint: disable=import-outside-toplevel
   from tfsingan.singan.config import SinGANConfig  # pylint: disable=import-outside-toplevel
   from tfsingan.singan.networks import SinGANGenerator  # pylint: disable=import-outside-toplevel
+  from tfsingan.singan.pyramid import RunPyramid  # pylint: disable=import-outside-toplevel
   config = SinGANConfig(max_size=image_size, min_size=min(25, image_size),
                         base_channels=base_channels)
   pyramid = scales.scale_schedule(image_size, image_size, min_size=config.min_size,
@@ -97,22 +96,16 @@ def write_random_singan_run(root, image_size, num_scales, base_channels=32):
   sizes = [list(s) for s in pyramid.sizes[:num_scales]]
   channels = [scales.channels_at(n, base_channels, config.max_channels) for n in
               range(len(sizes))]
+  run = RunPyramid(root)
+  run.start(sizes, pyramid.scale_factor)
   for n, width in enumerate(channels):
     # Distinct seeds: identical weight tensors would be stored once by the converter.
     gen = SinGANGenerator(width, config.kernel_size, config.num_layers, seed=100 * n)
     gen.build(((None, None, None, 3), (None, None, None, 3)))
-    folder = os.path.join(root, "scales", f"{n:02d}")
-    os.makedirs(folder, exist_ok=True)
-    gen.save_weights(os.path.join(folder, "generator.weights.h5"))
-  state = {"channels": channels, "finished_scales": len(sizes), "sizes": sizes,
-           "noise_amps": [1.0] + [0.1] * (len(sizes) - 1),
-           "scale_factor": pyramid.scale_factor}
-  with open(os.path.join(root, "state.json"), "w", encoding="utf-8") as f:
-    json.dump(state, f)
+    run.finish_scale(n, gen, None, 1.0 if n == 0 else 0.1, 0.0)
   with open(os.path.join(root, rundir.CONFIG_NAME), "w", encoding="utf-8") as f:
     f.write(rundir.to_json(config, "singan"))
-  h, w = sizes[0]
-  np.save(os.path.join(root, "z_rec.npy"), np.zeros((h, w, 3), np.float32))
+  run.z_rec(seed=0)
 
 
 def _measure(name, graphs_fn, specs, feed, modules, workdir, tflite_kwargs, warmup, iters,

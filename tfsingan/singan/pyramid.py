@@ -84,10 +84,15 @@ class RunPyramid:
     return run_files.weights_path(self.workdir, n, network)
 
   # Growing.
-  def start(self, sizes, scale_factor, reals):
-    """Writes a new run's pyramid: reals.npz, one PNG a scale and state.json."""
+  def start(self, sizes, scale_factor, reals=None):
+    """Writes a new run's pyramid: reals.npz and one PNG a scale (unless None: runs
+    made for benchmarks), then state.json."""
     self.data["sizes"] = [list(s) for s in sizes]
     self.data["scale_factor"] = float(scale_factor)
+    os.makedirs(self.workdir, exist_ok=True)
+    if reals is None:
+      checkpointing.write_json(self.state_path, self.data)
+      return
     for n, real in enumerate(reals):
       image_io.save_image(os.path.join(self.workdir, "pyramid", f"real_{n:02d}.png"), real)
     run_files.write_reals(self.workdir, reals)
