@@ -11,12 +11,17 @@ configs from flagfiles, one layer check.
 - `config_from_flagfile(cls, path, **overrides)` parses a flagfile with absl and
   the same flag definitions as the command line (`tfsingan.flags`); `tiny_config`
   does it for `configs/<family>_tiny.cfg`.
+- `shared_dir(tmp_path_factory, key, build)` builds a folder once per test session,
+  also across pytest-xdist workers (a lock file), for read-only reuse.
 - `check_layer(layer, inputs)` builds and calls a layer, round-trips its
   `get_config()` (and Keras serialisation), and saves and reloads its weights.
 """
 
 import contextlib
+import fcntl
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 
@@ -74,6 +79,38 @@ def assert_one_error_line(result, *needles):
   for needle in needles:
     assert needle in errors[0], errors[0]
   return errors[0]
+
+
+# ------------------------------------------------------------ shared runs
+def shared_dir(tmp_path_factory, key, build):
+  """The folder that `build(path)` writes, built once per test session and keyed by
+  `key` (the exact settings, e.g. a command line): every test file and every
+  pytest-xdist worker that asks for the same key gets the same folder. Its users
+  read it; one that changes it copies it first (shutil.copytree).
+
+  Under xdist each worker has its own basetemp below one common parent, so the
+  folder and its lock file live there; the first worker builds while the others
+  wait on the lock. A failed build leaves nothing: the next caller builds again.
+  """
+  base = tmp_path_factory.getbasetemp()
+  if os.environ.get("PYTEST_XDIST_WORKER"):
+    base = base.parent
+  root = base / "shared"
+  root.mkdir(exist_ok=True)
+  name = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+  target = root / name
+  with open(root / f"{name}.lock", "w", encoding="utf-8") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+      if not target.is_dir():
+        partial = root / f"{name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+        build(str(partial))
+        partial.rename(target)
+    finally:
+      fcntl.flock(lock, fcntl.LOCK_UN)
+  return str(target)
 
 
 # ------------------------------------------------------------- precision

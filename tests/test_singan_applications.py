@@ -13,8 +13,6 @@ from tfsingan.common import image_io
 from tfsingan.common.resize import imresize_np
 from tfsingan.errors import UserInputError
 from tfsingan.singan import applications
-from tfsingan.singan import trainer
-from tfsingan.singan.config import SinGANConfig
 from tfsingan.singan.inference import TrainedSinGAN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -26,16 +24,10 @@ def _cli(*args):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-  """(workdir, TrainedSinGAN) of a tiny SinGAN trained in-process on a 24 px face."""
-  folder = tmp_path_factory.mktemp("apps")
-  image = str(folder / "face.png")
-  image_io.save_image(image, image_io.bundled_face(SIZE))
-  workdir = str(folder / "work")
-  config = SinGANConfig(image=image, max_size=SIZE, min_size=18, base_channels=8,
-                        max_channels=8, iterations=6, checkpoint_every=6, log_every=6,
-                        image_every=6)
-  trainer.run(config, workdir)
+def run(tiny_singan_run):
+  """(workdir, TrainedSinGAN) of the tiny SinGAN trained on a 24 px face
+  (configs/singan_tiny.cfg; tests/conftest.py trains it once per session)."""
+  workdir = tiny_singan_run[0]
   return workdir, TrainedSinGAN.load(workdir)
 
 

@@ -29,15 +29,11 @@ _cli = harness.run_cli
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-  """A tiny SinGAN trained through the CLI on a 24 px image."""
-  folder = tmp_path_factory.mktemp("run")
-  image = str(folder / "face.png")
-  image_io.save_image(image, image_io.bundled_face(24))
-  workdir = str(folder / "work")
-  result = _cli("tfsingan.train", *TINY_FLAGS, f"--image={image}", f"--workdir={workdir}")
-  assert result.returncode == 0, result.stderr[-3000:]
-  return workdir, result
+def trained(tiny_singan_run):
+  """A tiny SinGAN trained through the CLI on a 24 px image (tests/conftest.py, shared
+  with other files): (workdir, the CompletedProcess-like stdout/stderr)."""
+  workdir, stdout, stderr = tiny_singan_run
+  return workdir, subprocess.CompletedProcess(["tfsingan.train"], 0, stdout, stderr)
 
 
 def test_end_to_end_run_writes_the_run_directory(trained):
