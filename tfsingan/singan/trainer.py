@@ -236,31 +236,38 @@ def _train(config, pyramid):
   return run_files.read_state(workdir)
 
 
-def _train_scale(n, config, pyramid, widths, generators, critic_prev, z_rec, writer, eta):
-  """Trains scale n; writes its weights and marks it finished in state.json."""
-  eta.start_scale(n, time.monotonic())
+def scale_model(n, config, gen, critic, generators, pyramid, z_rec):
+  """(model, noise amplitude, lowest trained stage) for training stage n of `pyramid`:
+  a SinGANScale (paper; stages 0..n-1 in `generators` frozen) or, with
+  --schedule=concurrent, a ConcurrentScales that also trains stages lo..n-1."""
   sizes, noise_amps = pyramid.sizes, pyramid.noise_amps
-  gen, critic = build_scale_networks(widths[n], config, seed=config.seed + 17 * n)
-  if config.init_from_previous and n > 0 and widths[n] == widths[n - 1]:
-    gen.set_weights(generators[n - 1].get_weights())
-    critic.set_weights(critic_prev.get_weights())
   real = pyramid.reals[n] * 2.0 - 1.0
   prev_rec = reconstruction_prev(generators, noise_amps, z_rec, sizes, n)
   noise_amp = 1.0 if n == 0 else config.noise_amp * float(
       np.sqrt(np.mean((real - prev_rec) ** 2)))
   # XLA or not is chosen per scale (the step's graph differs: see SinGANScale.train_step).
-  scale_config = dataclasses.replace(
+  config = dataclasses.replace(
       config, jit_compile=execution.singan_scale_uses_xla(config, sizes[n]))
+  seed = config.seed * 1000 + n
   lo = scales.trained_stages(n, config.train_depth)[0] if config.schedule == "concurrent" else n
   if lo < n:
-    model = ConcurrentScales(gen, critic, generators[lo:n], generators[:lo], noise_amps,
-                             sizes[:n + 1], real, noise_amp,
-                             reconstruction_prev(generators, noise_amps, z_rec, sizes, lo),
-                             z_rec, scale_config, seed=config.seed * 1000 + n)
-  else:
-    z_here = z_rec if n == 0 else np.zeros_like(real)
-    model = SinGANScale(gen, critic, generators, noise_amps, sizes[:n + 1], real, noise_amp,
-                        prev_rec, z_here, scale_config, seed=config.seed * 1000 + n)
+    return ConcurrentScales(gen, critic, generators[lo:n], generators[:lo], noise_amps,
+                            sizes[:n + 1], real, noise_amp,
+                            reconstruction_prev(generators, noise_amps, z_rec, sizes, lo),
+                            z_rec, config, seed=seed), noise_amp, lo
+  z_here = z_rec if n == 0 else np.zeros_like(real)
+  return SinGANScale(gen, critic, generators, noise_amps, sizes[:n + 1], real, noise_amp,
+                     prev_rec, z_here, config, seed=seed), noise_amp, lo
+
+
+def _train_scale(n, config, pyramid, widths, generators, critic_prev, z_rec, writer, eta):
+  """Trains scale n; writes its weights and marks it finished in state.json."""
+  eta.start_scale(n, time.monotonic())
+  gen, critic = build_scale_networks(widths[n], config, seed=config.seed + 17 * n)
+  if config.init_from_previous and n > 0 and widths[n] == widths[n - 1]:
+    gen.set_weights(generators[n - 1].get_weights())
+    critic.set_weights(critic_prev.get_weights())
+  model, noise_amp, lo = scale_model(n, config, gen, critic, generators, pyramid, z_rec)
   model.compile()
   lower = {}
   for j, i in enumerate(range(lo, n)):  # the concurrent schedule's lower stages
@@ -277,7 +284,8 @@ def _train_scale(n, config, pyramid, widths, generators, critic_prev, z_rec, wri
     meta = ckpt.restore()
     start = int(meta["iteration"])
     print(f"resuming scale {n} at iteration {start}")
-  step = tf.function(model.train_step, jit_compile=scale_config.jit_compile)
+  step = tf.function(model.train_step, jit_compile=model.config.jit_compile)
+  sizes = pyramid.sizes
   h, w = sizes[n]
   progress = Progress(config.iterations, f"scale {n}/{len(sizes) - 1} {w}x{h}x{widths[n]}",
                       done=start)
