@@ -199,9 +199,9 @@ def test_mixed_precision_steps(precision, policy, monkeypatch):
   assert m.generator.body[0].compute_dtype == precision.split("_")[1]
   assert isinstance(m.d_optimizer, keras.optimizers.LossScaleOptimizer) == loss_scale
   d0, g0 = snapshot(m.critic), snapshot(m.generator)
-  full = m.make_iteration_function(True)
-  for seed in range(3):
-    logs = {k: float(v) for k, v in full(random_batch(seed=seed)).items()}
+  step = m.make_step_function()
+  for seed in range(3):  # each a critic + generator iteration
+    logs = {k: float(v) for k, v in step(random_batch(seed=seed), m.critic_steps - 1).items()}
     assert all(np.isfinite(v) for v in logs.values()), logs
   assert changed(d0, m.critic) and changed(g0, m.generator)
   if loss_scale:
@@ -320,10 +320,10 @@ _MIRRORED_SCRIPT = textwrap.dedent("""
     mirrored = build(strategy)
     for a, b in zip(single.get_weights(), mirrored.get_weights()):
       np.testing.assert_array_equal(a, b)
-    logs1 = single.make_iteration_function(True)(batch)
+    logs1 = single.make_step_function()(batch, single.critic_steps - 1)
     dist = iter(strategy.experimental_distribute_dataset(
         tf.data.Dataset.from_tensors(batch)))
-    logs2 = mirrored.make_iteration_function(True, strategy)(next(dist))
+    logs2 = mirrored.make_step_function(strategy)(next(dist), mirrored.critic_steps - 1)
     for k in logs1:
       np.testing.assert_allclose(float(logs1[k]), float(logs2[k]), rtol=1e-4, atol=1e-6)
     # With SGD the step is proportional to the gradient: equal weights after one

@@ -3,11 +3,10 @@
 `GANimationModel` composes the networks of `networks.py` with the losses of
 `losses.py`. One *iteration* takes one batch and updates the critic; every
 `critic_steps`-th iteration also updates the generator on the same batch (the public
-code's schedule). The two kinds of iteration are traced separately
-(`make_iteration_function(train_generator=...)`): a `tf.cond` around an optimizer
-update is not allowed in a `MirroredStrategy` replica, so the trainer picks the
-function in Python. `train_step` (for `keras.Model.fit` on one device) chooses
-with a `tf.cond` on the critic optimizer's step counter instead.
+code's n_critic schedule). `make_step_function` is the one training step, used by the
+trainer and by `keras.Model.fit` alike: it picks the kind of iteration in Python from
+the iteration number (`trains_generator`) and runs one of two traced functions, since
+a `tf.cond` around an optimizer update is not allowed in a `MirroredStrategy` replica.
 """
 
 import keras
@@ -265,40 +264,55 @@ class GANimationModel(keras.Model):
     logs.update(g_logs)
     return logs
 
-  def make_iteration_function(self, train_generator, strategy=None, jit_compile=None):
-    """A tf.function `batch -> {metric: global-batch mean}` for one kind of iteration.
+  def trains_generator(self, iteration):
+    """Whether 0-based iteration `iteration` also updates the generator (n_critic)."""
+    return (int(iteration) + 1) % self.critic_steps == 0
+
+  def make_step_function(self, strategy=None, jit_compile=None):
+    """The training step: `step(batch, iteration=None) -> {metric: global-batch mean}`.
 
     `batch` is what `strategy.experimental_distribute_dataset` yields (or a plain
-    batch with the default strategy).
+    batch with the default strategy). `iteration` (0-based) decides the kind of
+    iteration by `trains_generator`; None reads the critic optimizer's step counter.
+    Each kind is traced once, on its first use.
     """
     strategy = strategy or tf.distribute.get_strategy()
-    jit = self.jit_compile if jit_compile is None else jit_compile
+    jit = bool(self.jit_compile if jit_compile is None else jit_compile)
 
-    def step(batch):
-      per_replica = strategy.run(lambda b: self.train_iteration(b, train_generator),
-                                 args=(batch,))
-      return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
-              for k, v in per_replica.items()}
+    def traced(train_generator):
+      def iteration_fn(batch):
+        per_replica = strategy.run(lambda b: self.train_iteration(b, train_generator),
+                                   args=(batch,))
+        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+                for k, v in per_replica.items()}
+      return tf.function(iteration_fn, jit_compile=jit, reduce_retracing=True)
 
-    return tf.function(step, jit_compile=bool(jit), reduce_retracing=True)
+    functions = {False: traced(False), True: traced(True)}
+
+    def step(batch, iteration=None):
+      if iteration is None:
+        iteration = int(self.d_optimizer.iterations.numpy())
+      return functions[self.trains_generator(iteration)](batch)
+
+    return step
 
   # ------------------------------------------------------------- keras.fit
-  def train_step(self, data):
-    """`fit` entry point on one device: the generator trains on every
-    `critic_steps`-th batch (decided in-graph from the critic's step counter)."""
-    if tf.distribute.get_strategy().num_replicas_in_sync > 1:
-      raise NotImplementedError(
-          "GANimationModel.fit supports one replica; use make_iteration_function "
-          "(tfsingan.ganimation.trainer) with MirroredStrategy")
-    train_g = tf.equal((self.d_optimizer.iterations + 1) % self.critic_steps, 0)
+  def make_train_function(self, force=False):
+    """`fit` runs `make_step_function` (under the model's strategy) on each batch."""
+    if self.train_function is not None and not force:
+      return self.train_function
+    step = self.make_step_function(self.distribute_strategy)
 
-    def run(flag):
-      def branch():
-        logs = self.train_iteration(data, flag)
+    def train_function(iterator):
+      for _ in range(self.steps_per_execution):
+        logs = step(next(iterator))
         for name, value in logs.items():
           self.trackers[name].update_state(value)
-        return [t.result() for t in self.trackers.values()]
-      return branch
+      return {name: t.result() for name, t in self.trackers.items()}
 
-    results = tf.cond(train_g, run(True), run(False))
-    return dict(zip(self.trackers.keys(), results))
+    self.train_function = train_function
+    return train_function
+
+  def train_step(self, data):
+    """One eager `fit` step on `data` (the same step as `make_train_function`'s)."""
+    return self.make_train_function()(iter([data]))

@@ -258,8 +258,7 @@ def _train(config, workdir, out_dir, num_train, strategy):
     if replicas > 1:
       ds = strategy.experimental_distribute_dataset(ds)
   batches = iter(ds)
-  critic_fn = model.make_iteration_function(False, strategy)
-  full_fn = model.make_iteration_function(True, strategy)
+  step = model.make_step_function(strategy)
   samples = _sample_batch(config)
   writer = tf.summary.create_file_writer(os.path.join(out_dir, "tb"))
   progress = Progress(start, total)
@@ -271,9 +270,8 @@ def _train(config, workdir, out_dir, num_train, strategy):
   it = start
   try:
     while it < total:
-      train_g = (it + 1) % config.critic_steps == 0
       try:
-        step_logs = (full_fn if train_g else critic_fn)(_next_batch(batches, config))
+        step_logs = step(_next_batch(batches, config), it)
       except (tf.errors.UnavailableError, tf.errors.CancelledError) as e:
         if config.strategy != "multi_worker":
           raise
