@@ -33,6 +33,8 @@ flags.DEFINE_integer("concurrent_iterations", 100, "Iterations a stage, concurre
                      "(half the paper's, as ConSinGAN's 1000 to SinGAN's 2000).")
 flags.DEFINE_integer("num_stages", 4, "Concurrent stages: ConSinGAN's 6 at 250 px is 2/3 of the "
                      "paper's 9 scales; 4 is about that share of the paper's 5 at 64 px.")
+flags.DEFINE_list("schedules", ["paper", "concurrent"], "Which schedules to train (the "
+                  "ratios need both; the paper row is deterministic: seeded, same config).")
 flags.DEFINE_integer("num_samples", 50, "Samples scored per schedule.")
 flags.DEFINE_string("inception_weights", None, "fid_inception.npz; none: SIFID skipped.")
 flags.DEFINE_string("results_json", None, "Where to write the JSON result.")
@@ -117,6 +119,7 @@ def main(argv):
                      "iterations": f.concurrent_iterations,
                      "lr_decay_at": int(0.8 * f.concurrent_iterations)},
   }
+  schedules = {k: v for k, v in schedules.items() if k in f.schedules}
   t0 = time.perf_counter()
   result = run(f.image, schedules, f.num_samples, f.inception_weights)
   result.update(machine=machine_info(), execution=execution_info(),
