@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfsingan.errors import UserInputError
-from tfsingan.ganimation.aus import NUM_AUS, tile_aus
+from tfsingan.ganimation.aus import NUM_AUS
 # Re-exported: callers read a dataset through this module.
 from tfsingan.ganimation.layouts import (LAYOUT_HELP, PICKLE_NAME,  # pylint: disable=unused-import
                                          OpenFaceTable, load_index, read_openface_csv,
@@ -35,8 +35,7 @@ def decode_face(path, image_size):
 
 def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuffle=True,
                  flip=True, target_noise=0.1, deterministic=False, seed=0, repeat=True,
-                 strict=False, quiet=False, shuffle_buffer=10000, cache=True,
-                 with_maps=True):
+                 strict=False, quiet=False, shuffle_buffer=10000, cache=True):
   """The GANimation input pipeline.
 
   decode + resize (parallel) -> cache (uint8) -> shuffle -> random horizontal flip
@@ -47,7 +46,6 @@ def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuf
     aus: (B, 17) float32, the image's own AUs in [0, 1].
     target_aus: (B, 17) the AUs of another random sample of the split plus
       U(-target_noise, target_noise), clipped to [0, 1] (as in the paper's code).
-    aus_map, target_aus_map: (B, S, S, 17), the same vectors tiled by `tile_aus`.
 
   Args:
     data_dir: dataset folder (see `load_index`).
@@ -66,8 +64,6 @@ def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuf
     shuffle_buffer: upper bound on the shuffle buffer (elements are 3*S*S bytes).
     cache: True to cache decoded images in memory, a path to cache on disk
       (for sets that do not fit in memory), False not to cache.
-    with_maps: also yield the tiled `aus_map` / `target_aus_map` (2 x B*S*S*17
-      floats per batch; a model that tiles in its own graph can skip them).
   """
   if image_size < 8:
     raise UserInputError(f"--image_size: {image_size} is too small; expected >= 8")
@@ -139,9 +135,6 @@ def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuf
         "aus": src_aus,
         "target_aus": target,
     }
-    if with_maps:
-      out["aus_map"] = tile_aus(src_aus, image_size, image_size)
-      out["target_aus_map"] = tile_aus(target, image_size, image_size)
     return out
 
   ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE)

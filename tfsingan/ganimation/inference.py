@@ -65,7 +65,7 @@ def animate(generator, image01, aus, portable_ops=False):
   Args:
     generator: a `GANimationGenerator`.
     image01: (B, H, W, 3) float RGB in [0, 1].
-    aus: (B, 17) target AU intensities in [0, 1], tiled to H x W x 17 here.
+    aus: (B, 17) target AU intensities in [0, 1] (the generator tiles them).
     portable_ops: the generator's form for exported graphs (the same function with
       ops that mobile int8 and GPU runtimes have; see `GANimationGenerator`).
 
@@ -73,11 +73,7 @@ def animate(generator, image01, aus, portable_ops=False):
     (image01, attention, colour) tensors: the edited faces and the colour masks
     in [0, 1], the attention masks (B, H, W, 1) (1 = pixel kept from the input).
   """
-  height = image01.shape[1] or tf.shape(image01)[1]
-  width = image01.shape[2] or tf.shape(image01)[2]
-  out, attention, colour = generator((image01 * 2.0 - 1.0,
-                                      aus_lib.tile_aus(aus, height, width)),
-                                     portable_ops=portable_ops)
+  out, attention, colour = generator((image01 * 2.0 - 1.0, aus), portable_ops=portable_ops)
 
   def to_unit(x):
     return tf.clip_by_value((x + 1.0) * 0.5, 0.0, 1.0)

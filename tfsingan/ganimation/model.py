@@ -12,7 +12,6 @@ a `tf.cond` around an optimizer update is not allowed in a `MirroredStrategy` re
 import keras
 import tensorflow as tf
 
-from tfsingan.ganimation import aus as aus_lib
 from tfsingan.ganimation import losses
 
 CRITIC_METRICS = ("d_loss", "d_adv", "gp", "d_au")
@@ -62,15 +61,11 @@ def make_optimizer(learning_rate, beta1, beta2, *, total_steps, decay_steps,
   return opt
 
 
-def _tile_like(aus, image):
-  return aus_lib.tile_aus(aus, tf.shape(image)[1], tf.shape(image)[2])
-
-
 class GANimationModel(keras.Model):
   """Trains a GANimation generator against its AU critic.
 
   Args:
-    generator: a `GANimationGenerator` (or any model mapping (image, aus_map) to
+    generator: a `GANimationGenerator` (or any model mapping (image, aus) to
       (output, attention, colour)).
     critic: a `GANimationCritic` (image -> (patch scores, AUs)).
     lambda_gp, lambda_au, lambda_cyc, lambda_mask, lambda_tv: loss weights; the
@@ -86,7 +81,7 @@ class GANimationModel(keras.Model):
     **kwargs: base `keras.Model` arguments.
 
   Batches are dicts with "image" (B, H, W, 3) in [-1, 1], "aus" and "target_aus"
-  (B, 17) in [0, 1], and optionally their tiled maps "aus_map" / "target_aus_map".
+  (B, 17) in [0, 1]; the generator tiles the AUs over the image.
 
   Reference:
     Pumarola et al., "GANimation: Anatomically-aware Facial Animation from a Single
@@ -148,23 +143,23 @@ class GANimationModel(keras.Model):
     total = self.lambda_adv * d_adv + self.lambda_gp * gp + self.lambda_au * d_au
     return total, {"d_loss": total, "d_adv": d_adv, "gp": gp, "d_au": d_au}
 
-  def generator_losses(self, image, aus_map, target_aus, fake, attention):
+  def generator_losses(self, image, aus, target_aus, fake, attention):
     """Weighted generator objective given the forward pass `fake, attention`."""
-    total, logs = self._losses_after_fake(image, aus_map, target_aus, fake)
+    total, logs = self._losses_after_fake(image, aus, target_aus, fake)
     weighted, mask_mean, mask_tv = self._attention_losses(attention)
     logs["mask_mean"] += mask_mean
     logs["mask_tv"] += mask_tv
     logs["g_loss"] = total + weighted
     return total + weighted, logs
 
-  def _losses_after_fake(self, image, aus_map, target_aus, fake):
+  def _losses_after_fake(self, image, aus, target_aus, fake):
     """The terms that depend on the forward pass only through the fake image."""
     fake_scores, fake_aus = self.critic(fake)
     # In a graph, ops without data dependencies may run together; ordering the
     # cycle pass after the critic (itself after the critic's update) keeps the
     # peak memory to one pass at a time.
     with tf.control_dependencies([fake_scores]):
-      reconstruction, rec_attention, _ = self.generator((fake, aus_map))
+      reconstruction, rec_attention, _ = self.generator((fake, aus))
     g_adv = losses.generator_adversarial_loss(fake_scores)
     g_au = losses.au_regression_loss(fake_aus, target_aus)
     rec = losses.cycle_loss(reconstruction, image)
@@ -208,14 +203,9 @@ class GANimationModel(keras.Model):
     image = tf.cast(batch["image"], tf.float32)
     aus = tf.cast(batch["aus"], tf.float32)
     target_aus = tf.cast(batch["target_aus"], tf.float32)
-    aus_map = batch.get("aus_map")
-    aus_map = _tile_like(aus, image) if aus_map is None else tf.cast(aus_map, tf.float32)
-    target_map = batch.get("target_aus_map")
-    target_map = (_tile_like(target_aus, image) if target_map is None
-                  else tf.cast(target_map, tf.float32))
 
     if not train_generator:
-      fake, _, _ = self.generator((image, target_map))
+      fake, _, _ = self.generator((image, target_aus))
       return self.critic_update(image, aus, fake)
 
     g_vars = self.generator.trainable_variables
@@ -224,10 +214,10 @@ class GANimationModel(keras.Model):
       # uses it as a constant, the generator step differentiates through it (G
       # does not change in between, so this equals the public code's two passes).
       with tf.GradientTape() as g_tape:
-        fake, attention, _ = self.generator((image, target_map))
+        fake, attention, _ = self.generator((image, target_aus))
         with g_tape.stop_recording():
           logs = dict(self.critic_update(image, aus, fake))
-        total, g_logs = self.generator_losses(image, aus_map, target_aus, fake, attention)
+        total, g_logs = self.generator_losses(image, aus, target_aus, fake, attention)
         scaled = self._scaled(self.g_optimizer, total)
       grads = g_tape.gradient(scaled, g_vars)
       self.g_optimizer.apply(grads, g_vars)
@@ -235,13 +225,13 @@ class GANimationModel(keras.Model):
       return logs
 
     # Low-memory schedule: never hold two recorded generator passes at once.
-    fake, _, _ = self.generator((image, target_map))
+    fake, _, _ = self.generator((image, target_aus))
     logs = dict(self.critic_update(image, aus, fake))
     # Phase 2a: the terms downstream of the fake image (critic on the fake, cycle
     # pass, its attention), differentiated with respect to G and to the fake.
     with tf.GradientTape() as tape:
       tape.watch(fake)
-      after, g_logs = self._losses_after_fake(image, aus_map, target_aus, fake)
+      after, g_logs = self._losses_after_fake(image, aus, target_aus, fake)
       scaled = self._scaled(self.g_optimizer, after)
     grads = tape.gradient(scaled, g_vars + [fake])
     grads, fake_grad = grads[:-1], grads[-1]
@@ -250,7 +240,7 @@ class GANimationModel(keras.Model):
     # Phase 2b: the forward pass again (G has not changed, so the same fake),
     # back-propagating the fake's gradient plus the forward attention terms.
     with tf.GradientTape() as tape, tf.control_dependencies([fake_grad]):
-      fake_again, attention, _ = self.generator((image, target_map))
+      fake_again, attention, _ = self.generator((image, target_aus))
       weighted, mask_mean, mask_tv = self._attention_losses(attention)
       surrogate = (tf.reduce_sum(fake_again * tf.stop_gradient(fake_grad)) +
                    self._scaled(self.g_optimizer, weighted))

@@ -168,7 +168,7 @@ class ResidualBlock(keras.layers.Layer):
 class GANimationGenerator(keras.Model):
   """Encoder / residual bottleneck / decoder with a colour head and an attention head.
 
-  `call((image, aus_map))` returns `(output, attention, colour)`:
+  `call((image, aus))` returns `(output, attention, colour)`:
   `output = attention * image + (1 - attention) * colour`, so attention near 1 keeps
   the input pixel and near 0 paints the colour mask there. All three are float32
   whatever the dtype policy (the final activations run in float32).
@@ -184,12 +184,13 @@ class GANimationGenerator(keras.Model):
     num_aus: length of the AU vector (17 OpenFace intensity AUs).
     **kwargs: base `keras.Model` arguments (name, dtype, ...).
 
-  Input: image (B, H, W, 3) in [-1, 1] and the target AUs tiled to (B, H, W, num_aus)
-  (a (B, num_aus) vector is tiled here). H and W must be multiples of 4.
+  Input: image (B, H, W, 3) in [-1, 1] and the target AUs (B, num_aus), tiled to
+  H x W x num_aus here, the one place the library tiles AUs (`aus.tile_aus`); an
+  already tiled (B, H, W, num_aus) map is taken as is. H and W must be multiples of 4.
 
   Example:
     g = GANimationGenerator()
-    out, attention, colour = g((image, tile_aus(target_aus, 128, 128)))
+    out, attention, colour = g((image, target_aus))
 
   Reference:
     Pumarola et al., "GANimation: Anatomically-aware Facial Animation from a Single
@@ -252,7 +253,7 @@ class GANimationGenerator(keras.Model):
     image, aus_map = inputs
     image = tf.cast(image, tf.float32)
     aus_map = tf.cast(aus_map, tf.float32)
-    if aus_map.shape.rank == 2:
+    if aus_map.shape.rank != 4:
       aus_map = aus_lib.tile_aus(aus_map, tf.shape(image)[1], tf.shape(image)[2])
     x = tf.cast(tf.concat([image, aus_map], axis=-1), self.compute_dtype)
     for layer in self.body:

@@ -167,7 +167,7 @@ def _sample_batch(config):
 
 
 def _write_images(writer, generator, batch, step):
-  out, attention, colour = generator((batch["image"], batch["target_aus_map"]))
+  out, attention, colour = generator((batch["image"], batch["target_aus"]))
   with writer.as_default(step=step):
     tf.summary.image("input", (batch["image"] + 1.0) / 2.0, max_outputs=8)
     tf.summary.image("output", tf.clip_by_value((out + 1.0) / 2.0, 0.0, 1.0), max_outputs=8)
