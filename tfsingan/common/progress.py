@@ -65,3 +65,9 @@ class Progress:
     else:
       self.stream.write(line + "\n")
     self.stream.flush()
+
+  def close(self):
+    """Ends a line redrawn in place that stopped short of the total (interrupted)."""
+    if self.tty and self.last_draw and self.done < self.total:
+      self.stream.write("\n")
+      self.stream.flush()

@@ -13,7 +13,6 @@ is not retrained.
 import contextlib
 import os
 import sys
-import time
 
 import keras
 import numpy as np
@@ -23,6 +22,7 @@ from tfsingan.common import checkpointing
 from tfsingan.common import distribute
 from tfsingan.common import image_io
 from tfsingan.common import precision as precision_lib
+from tfsingan.common.progress import Progress
 from tfsingan.common import rundir
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import data as data_lib
@@ -85,10 +85,13 @@ def schedule(config, num_train):
 def build(config, total, decay, strategy=None):
   """Networks, optimizers and the GANimationModel for `config` (under `strategy`)."""
   strategy = strategy or tf.distribute.get_strategy()
-  loss_scale = precision_lib.policy(config.precision) == "mixed_float16"
+  # Each network gets the run's dtype policy; the global Keras policy is left alone.
+  dtype = precision_lib.policy(config.precision)
+  loss_scale = dtype == "mixed_float16"
   with strategy.scope():
     generator, critic = networks.build_networks(
-        config.image_size, config.conv_dim, config.repeat_num, config.critic_layers)
+        config.image_size, config.conv_dim, config.repeat_num, config.critic_layers,
+        dtype=dtype)
     model = model_lib.GANimationModel(
         generator, critic, lambda_gp=config.lambda_gp, lambda_au=config.lambda_au,
         lambda_cyc=config.lambda_cyc, lambda_mask=config.lambda_mask,
@@ -107,49 +110,11 @@ def build(config, total, decay, strategy=None):
   return model
 
 
-class Progress:
-  """One-line progress bar with ETA (a plain line per update when not on a terminal)."""
-
-  def __init__(self, start, total, stream=None):
-    self.start, self.total = start, total
-    self.stream = stream or sys.stdout
-    self.t0 = time.time()
-    self.first = None  # (iteration, time) of the first update: excludes tracing
-    self.tty = hasattr(stream, "isatty") and stream.isatty()
-
-  def update(self, iteration, logs):
-    now = time.time()
-    if self.first is None:
-      self.first = (iteration, now)
-      rate = now - self.t0
-    elif iteration > self.first[0]:
-      rate = (now - self.first[1]) / (iteration - self.first[0])
-    else:
-      rate = 0.0
-    eta = rate * (self.total - iteration)
-    frac = iteration / self.total
-    width = 24
-    filled = int(width * frac)
-    bar = "=" * filled + (">" if filled < width else "") + "." * (width - filled - 1)
-    keys = ("d_loss", "g_loss", "gp", "d_au", "g_au", "rec_loss", "mask_mean")
-    text = " ".join(f"{k}={logs[k]:.4g}" for k in keys if k in logs)
-    line = (f"[{bar}] {iteration}/{self.total} {100 * frac:3.0f}% "
-            f"{rate:.2f}s/it ETA {_hms(eta)} {text}")
-    if self.tty:
-      self.stream.write("\r" + line[:160].ljust(160))
-    else:
-      self.stream.write(line + "\n")
-    self.stream.flush()
-
-  def close(self):
-    if self.tty:
-      self.stream.write("\n")
-      self.stream.flush()
+LOSS_KEYS = ("d_loss", "g_loss", "gp", "d_au", "g_au", "rec_loss", "mask_mean")
 
 
-def _hms(seconds):
-  seconds = int(seconds)
-  return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+def _loss_text(logs):
+  return " ".join(f"{k}={logs[k]:.4g}" for k in LOSS_KEYS if k in logs)
 
 
 def _sample_batch(config):
@@ -197,13 +162,8 @@ def run(config: GANimationConfig, workdir):
         else contextlib.nullcontext()) as run_dir:
     if run_dir is not None:
       run_dir.start()
-    previous_policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(config.precision)
-    try:
-      with distribute.output_dir(workdir, strategy) as out_dir:
-        return _train(config, workdir, out_dir, len(paths), strategy)
-    finally:
-      keras.mixed_precision.set_global_policy(previous_policy)
+    with distribute.output_dir(workdir, strategy) as out_dir:
+      return _train(config, workdir, out_dir, len(paths), strategy)
 
 
 def _train(config, workdir, out_dir, num_train, strategy):
@@ -261,7 +221,8 @@ def _train(config, workdir, out_dir, num_train, strategy):
   step = model.make_step_function(strategy)
   samples = _sample_batch(config)
   writer = tf.summary.create_file_writer(os.path.join(out_dir, "tb"))
-  progress = Progress(start, total)
+  # On stdout, with the other lines of the run; every logged iteration is drawn.
+  progress = Progress(total, "GANimation", done=start, stream=sys.stdout)
   print(f"GANimation: {num_train} training faces, {total} iterations "
         f"(generator every {config.critic_steps}), {config.precision}, "
         f"{replicas} replica(s) -> {workdir}", flush=True)
@@ -295,7 +256,7 @@ def _train(config, workdir, out_dir, num_train, strategy):
             tf.summary.scalar(f"losses/{k}", v)
           tf.summary.scalar("lr/critic", float(model.d_optimizer.learning_rate))
           tf.summary.scalar("lr/generator", float(model.g_optimizer.learning_rate))
-        progress.update(it, last)
+        progress.update(it, _loss_text(last), force=True)
       if samples is not None and (it % config.image_every == 0 or it == total):
         _write_images(writer, model.generator, samples, it)
       if it % config.checkpoint_every == 0 or it == total:

@@ -1,8 +1,10 @@
 """Fits GmFace (arXiv 2008.00752) to a face, or to the common face of a
 folder: `run(config, workdir)`, called by `python -m tfsingan.train --model=gmface`.
 
-The run directory gets `config.json` (the resolved options), `checkpoint.npz` (all
-the state, replaced atomically; re-running the same command resumes), and at the end
+The run directory gets `config.json` (the resolved options), `checkpoint.npz` (the
+Levenberg-Marquardt state and its result, replaced atomically), `checkpoints/` (the
+train_step phase: GmNet's parameters and Adam moments, a `RunCheckpoint`; re-running
+the same command resumes either phase), and at the end
 `gmface.npz` + `gmface.json` (the parameters), `reconstruction.png`,
 `comparison.png` (target | reconstruction | 4 x |error|) and `metrics.json`. A
 finished run is not fitted again.
@@ -19,6 +21,7 @@ import numpy as np
 from tfsingan.common import checkpointing
 from tfsingan.common import image_io
 from tfsingan.common import rundir
+from tfsingan.common.progress import Progress
 from tfsingan.errors import UserInputError
 from tfsingan.gmface import fit
 from tfsingan.gmface import initial
@@ -26,6 +29,7 @@ from tfsingan.gmface.params import GmFaceParams
 from tfsingan.gmface.params import pixel_coords
 
 MIN_SIDE = 2  # the smallest target whose gradient (the k-means placement) exists
+ADAM_CHECKPOINTS = "checkpoints"
 
 
 def _square(img, size):
@@ -123,7 +127,7 @@ class _Checkpoint:
                                                       **arrays))
 
 
-def _adam_phase(config, targets, params, ckpt, saved, log):
+def _adam_phase(config, targets, params, workdir, saved, log):
   """`config.iterations` steps of GmNet.train_step; returns the fitted params."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from tfsingan.gmface.model import GmNet  # pylint: disable=import-outside-toplevel
@@ -131,8 +135,17 @@ def _adam_phase(config, targets, params, ckpt, saved, log):
   model = GmNet(config.num_gaussians, c, config.alpha, config.peak_loss, config.peak_tau)
   model.set_params(params)
   model.compile(learning_rate=config.learning_rate, decay_steps=config.iterations)
+  ckpt = checkpointing.RunCheckpoint(
+      os.path.join(workdir, ADAM_CHECKPOINTS), gmnet=model,
+      **{f"adam_{key}": opt for key, opt in model.group_optimizers.items()})
+  restored = ckpt.restore()
   start = 0
-  if saved is not None and saved["meta"]["phase"] == "adam" and "opt_0" in saved:
+  if restored is not None:
+    start = int(restored["step"])
+    log(f"{workdir}: resuming train_step at step {start} of {config.iterations}")
+  elif saved is not None and saved["meta"]["phase"] == "adam" and "opt_0" in saved:
+    # Runs written before checkpoints/ kept the Adam moments in checkpoint.npz
+    # (`opt_{i}`, in `optimizer_variables` order): read once, then saved as above.
     start = saved["meta"]["step"]
     for i, v in enumerate(model.optimizer_variables()):
       v.assign(saved[f"opt_{i}"])
@@ -145,13 +158,7 @@ def _adam_phase(config, targets, params, ckpt, saved, log):
   x_full, y_full = tf.constant(x_all), tf.constant(y_all)
   t0 = time.perf_counter()
 
-  def save(step):
-    arrays = {f"opt_{i}": v.numpy() for i, v in enumerate(model.optimizer_variables())}
-    p = model.get_params(h, w)
-    ckpt.save(dict(lm_meta, phase="adam", step=step), w=p.w, mu=p.mu, L=p.L, **arrays)
-
-  lm_meta = ({key: saved["meta"].get(key, 0) for key in ("lm_seconds", "lm_iterations")}
-             if saved is not None else {})
+  progress = Progress(config.iterations, "GmFace train_step", done=start)
   logs = {}
   for step in range(start, config.iterations):
     if full:
@@ -165,7 +172,9 @@ def _adam_phase(config, targets, params, ckpt, saved, log):
       log(f"train_step {step + 1:6d}  {time.perf_counter() - t0:6.1f}s  "
           f"mse {float(logs['mse']):.6f}  peak {float(logs['peak']):.4f}")
     if (step + 1) % config.checkpoint_every == 0:
-      save(step + 1)
+      ckpt.save(step + 1, {"step": step + 1})
+    progress.update(step + 1)
+  progress.close()
   return model.get_params(h, w), time.perf_counter() - t0
 
 
@@ -234,7 +243,7 @@ def _fit(config, workdir, log, run_dir):
     log(f"train_step on MSE + {config.alpha} x peak ({config.peak_loss}), "
         f"{'full image' if config.batch_size == 0 else f'{config.batch_size} pixels'} "
         "per step")
-    params, adam_seconds = _adam_phase(config, targets, params, ckpt, saved, log)
+    params, adam_seconds = _adam_phase(config, targets, params, workdir, saved, log)
 
   recon = params.render(h, w)
   err = recon - target
