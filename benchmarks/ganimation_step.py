@@ -212,10 +212,10 @@ def _child(spec):
   from tfsingan.ganimation import networks  # pylint: disable=g-import-not-at-top
 
   set_threads(FLAGS.threads)
-  keras.mixed_precision.set_global_policy(precision)
   keras.utils.set_random_seed(0)
   s, b = FLAGS.image_size, FLAGS.batch_size
-  generator, critic = networks.build_networks(s)
+  # The networks' own dtype policy, as in the trainer (the global one is left alone).
+  generator, critic = networks.build_networks(s, dtype=precision)
   model = model_lib.GANimationModel(generator, critic)
   ls = precision == "mixed_float16"
   model.compile(model_lib.make_optimizer(1e-4, 0.5, 0.999, total_steps=10**6, decay_steps=0,
@@ -225,8 +225,12 @@ def _child(spec):
                 jit_compile=jit)
   batch = {"image": tf.random.uniform((b, s, s, 3), -1.0, 1.0),
            "aus": tf.random.uniform((b, 17)), "target_aus": tf.random.uniform((b, 17))}
-  critic_fn = model.make_iteration_function(False)
-  full_fn = model.make_iteration_function(True)
+  # The trainer's step: a critic-only iteration (0) and a critic + generator one
+  # (the last of each critic_steps).
+  step = model.make_step_function()
+  assert not model.trains_generator(0) and model.trains_generator(model.critic_steps - 1)
+  critic_fn = lambda batch: step(batch, 0)
+  full_fn = lambda batch: step(batch, model.critic_steps - 1)
 
   def timed(fn, n):
     float(fn(batch)["d_loss"])  # warm-up (tracing, compilation)
