@@ -105,3 +105,20 @@ def test_a_resumed_run_keeps_its_recorded_precision(tmp_path, capsys):
   state = tmp_path / "job.json"
   state.write_text(json.dumps({"singan": {"precision": "float32"}}))
   assert precision.recorded_precision(str(state), group="singan") == "float32"
+
+
+def test_ganimation_networks_get_the_runs_policy_and_the_global_one_is_left_alone():
+  import keras  # pylint: disable=import-outside-toplevel
+  from tfsingan.ganimation import trainer  # pylint: disable=import-outside-toplevel
+  config = GANimationConfig(data_dir="d", image_size=16, conv_dim=4, repeat_num=1,
+                            critic_layers=2, precision="mixed_bfloat16")
+  before = keras.mixed_precision.global_policy().name
+  model = trainer.build(config, total=10, decay=0)
+  assert keras.mixed_precision.global_policy().name == before == "float32"
+  for net in (model.generator, model.critic):
+    assert net.dtype_policy.name == "mixed_bfloat16"
+    # Every layer computes in bfloat16 but the critic's heads (float32 by design).
+    kinds = {layer.name: layer.compute_dtype for layer in net._flatten_layers(include_self=False)}  # pylint: disable=protected-access
+    assert {n for n, d in kinds.items() if d != "bfloat16"} <= {"score_conv", "au_conv"}, kinds
+    assert sum(d == "bfloat16" for d in kinds.values()) >= 4
+    assert all(v.dtype == "float32" for v in net.variables)
