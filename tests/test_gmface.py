@@ -301,3 +301,28 @@ def test_train_cli_bad_num_gaussians_exits_2(tmp_path):
                         f"--workdir={tmp_path}", timeout=120)
   assert out.returncode == 2
   assert out.stderr.strip().splitlines()[-1].startswith("error: --num_gaussians=0")
+
+
+def test_trainer_resumes_an_old_npz_adam_checkpoint(tmp_path):
+  # Runs written before checkpoints/ kept the Adam phase in checkpoint.npz (`opt_{i}`
+  # in GmNet.optimizer_variables order): they resume from it, then save the new way.
+  workdir = str(tmp_path / "run")
+  config = GmFaceConfig(num_gaussians=6, image_size=24, lm_iterations=0, iterations=10,
+                        checkpoint_every=10, log_every=0)
+  metrics = trainer.run(config, workdir, log=lambda s: None)
+  p = GmFaceParams.load(workdir)
+  os.remove(os.path.join(workdir, "metrics.json"))
+  for name in os.listdir(os.path.join(workdir, trainer.ADAM_CHECKPOINTS)):
+    os.remove(os.path.join(workdir, trainer.ADAM_CHECKPOINTS, name))
+  net = GmNet(config.num_gaussians, 1)
+  net.compile(learning_rate=config.learning_rate, decay_steps=config.iterations)
+  opt = {f"opt_{i}": np.zeros(v.shape, np.dtype(v.dtype))
+         for i, v in enumerate(net.optimizer_variables())}
+  meta = np.array(json.dumps({"phase": "adam", "step": 10}))
+  np.savez(os.path.join(workdir, "checkpoint.npz"), meta=meta, w=p.w, mu=p.mu, L=p.L, **opt)
+  lines = []
+  again = trainer.run(config, workdir, log=lines.append)
+  assert any("resuming" in line for line in lines)
+  # Nothing left to train at step 10 of 10: the parameters are the checkpoint's.
+  assert not os.listdir(os.path.join(workdir, trainer.ADAM_CHECKPOINTS))
+  np.testing.assert_allclose(again["mse"], metrics["mse"], rtol=1e-5)
