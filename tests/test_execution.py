@@ -79,3 +79,30 @@ def test_batch_norm_threshold_is_applied_and_auto_is_this_cpus():
 def test_execution_fields_refuse_below_auto(name):
   with pytest.raises(UserInputError, match=name):
     SinGANConfig(**{name: -2})
+
+
+@dataclasses.dataclass(frozen=True)
+class _GANimationLike:
+  precision: str = "float32"
+  jit_compile: int = execution.AUTO
+
+
+@pytest.mark.parametrize("flags, environ, precision", [
+    (AVX2_CPU, {}, "float32"),
+    (BF16_CPU, {"ONEDNN_MAX_CPU_ISA": "AVX2"}, "float32"),
+    (BF16_CPU, {}, "float32"),
+    (BF16_CPU, {}, "mixed_bfloat16"),
+    (AVX512_CPU, {}, "mixed_float16"),
+])
+def test_ganimation_auto_resolves_per_kind_and_precision(flags, environ, precision, capsys):
+  kind = execution.cpu_kind(flags, environ)
+  chosen = execution.resolve_ganimation(_GANimationLike(precision), flags, environ)
+  table = execution.GANIMATION[kind]
+  expected = table.xla if precision == "float32" else table.xla_mixed
+  assert chosen.jit_compile == int(expected) and chosen.jit_compile in (0, 1)
+  assert f"execution: {kind} CPU -> jit_compile={int(expected)}" in capsys.readouterr().err
+  # An explicit choice is kept, and nothing is said.
+  for given in (0, 1):
+    kept = _GANimationLike(precision, given)
+    assert execution.resolve_ganimation(kept, flags, environ) is kept
+  assert capsys.readouterr().err == ""

@@ -1,5 +1,6 @@
-"""How a training step runs on this CPU: XLA or not per SinGAN scale, and the fused
-BatchNorm threshold, chosen at run start from the instruction set oneDNN may use.
+"""How a training step runs on this CPU: XLA or not per SinGAN scale, the fused
+BatchNorm threshold, and XLA or not for GANimation's step, chosen at run start from the
+instruction set oneDNN may use.
 
 The numerics do not depend on these choices (only the kernels and the graph do); the
 precision is chosen apart (`tfsingan.common.precision`). Each choice is a config field
@@ -75,6 +76,34 @@ SINGAN = {
 SINGAN["baseline"] = SINGAN["avx2"]
 
 
+@dataclasses.dataclass(frozen=True)
+class GANimationExecution:
+  """The execution choices of one CPU kind for GANimation's training step.
+
+  Args:
+    xla: the float32 step compiles with XLA (else `tf.function`).
+    xla_mixed: the same under mixed precision.
+  """
+
+  xla: bool
+  xla_mixed: bool
+
+
+# Measured with `benchmarks/ganimation_step.py --threads=1` (CPU seconds per average
+# iteration, 128 px, batch 25, float32; the README's "Speed on AVX2-only CPUs"): on the
+# AVX512-BF16 EPYC `tf.function` 11.6 s, XLA 13.4 s (oneDNN's direct AVX-512 kernels
+# win); under ONEDNN_MAX_CPU_ISA=AVX2 XLA was 1.47x the PyTorch reference's speed,
+# `tf.function` 1.39x. "avx512" without bfloat16 was not measured: it gets the
+# AVX512-BF16 choice (the same float32 kernels). Mixed precision never uses XLA (its CPU
+# bfloat16 convolutions are slow, as for SinGAN).
+GANIMATION = {
+    "avx2": GANimationExecution(xla=True, xla_mixed=False),
+    "avx512": GANimationExecution(xla=False, xla_mixed=False),
+    "avx512_bf16": GANimationExecution(xla=False, xla_mixed=False),
+}
+GANIMATION["baseline"] = GANIMATION["avx2"]
+
+
 def _cpu_own_kind(cpu_flags):
   flags = set(cpu_flags)
   if "avx512_bf16" in flags or any(f.startswith("amx") for f in flags):
@@ -114,16 +143,36 @@ def singan_choices(config, kind):
   return {k: v for k, v in values.items() if getattr(config, k) == AUTO}
 
 
-def resolve_singan(config, cpu_flags=None, environ=None, quiet=False):
-  """`config` with its "auto" execution fields set for this CPU; says what it chose."""
-  kind = cpu_kind(cpu_flags, environ)
-  updates = singan_choices(config, kind)
+def _chosen(config, kind, updates, quiet):
   if not updates:
     return config
   if not quiet:
     text = ", ".join(f"{k}={v}" for k, v in updates.items())
     print(f"execution: {kind} CPU -> {text}", file=sys.stderr, flush=True)
   return dataclasses.replace(config, **updates)
+
+
+def resolve_singan(config, cpu_flags=None, environ=None, quiet=False):
+  """`config` with its "auto" execution fields set for this CPU; says what it chose."""
+  kind = cpu_kind(cpu_flags, environ)
+  return _chosen(config, kind, singan_choices(config, kind), quiet)
+
+
+def ganimation_uses_xla(precision, kind):
+  """Whether GANimation's training step compiles with XLA on this CPU kind at
+  `precision` (a resolved one: float32, mixed_bfloat16 or mixed_float16)."""
+  chosen = GANIMATION[kind]
+  return chosen.xla_mixed if precision_lib.policy(precision) != "float32" else chosen.xla
+
+
+def resolve_ganimation(config, cpu_flags=None, environ=None, quiet=False):
+  """`config` (a GANimationConfig whose precision is resolved) with `jit_compile` set
+  for this CPU when it is "auto" (-1): 1 (XLA) or 0 (`tf.function`); says what it chose."""
+  if config.jit_compile != AUTO:
+    return config
+  kind = cpu_kind(cpu_flags, environ)
+  jit = int(ganimation_uses_xla(config.precision, kind))
+  return _chosen(config, kind, {"jit_compile": jit}, quiet)
 
 
 def singan_scale_uses_xla(config, size):
