@@ -63,8 +63,9 @@ def _avg(critic_s, full_s):
   return ((CRITIC_STEPS - 1) * critic_s + full_s) / CRITIC_STEPS
 
 
-def _torch_child():
-  """The original PyTorch training iteration, re-implemented here to time it in the
+def torch_iteration(image_size, batch_size, threads=0):
+  """(iteration(train_g), generator, images, target AUs): the original PyTorch training
+  iteration, re-implemented here to time it in the
   same run (same machine load) as ours. Not the original code; what it keeps on
   purpose: its networks (StarGAN-style G with attention, 6-layer patch critic),
   its per-iteration work (G forward recorded even for the critic step, a critic
@@ -76,9 +77,9 @@ def _torch_child():
   from torch import nn  # pylint: disable=g-import-not-at-top
 
   torch.manual_seed(0)
-  if FLAGS.threads:
-    torch.set_num_threads(FLAGS.threads)
-  s, b, c_dim = FLAGS.image_size, FLAGS.batch_size, 17
+  if threads:
+    torch.set_num_threads(threads)
+  s, b, c_dim = image_size, batch_size, 17
 
   class Res(nn.Module):
 
@@ -173,6 +174,15 @@ def _torch_child():
       opt_g.step()
     return float(loss_d)
 
+  return iteration, g, x, desired_c
+
+
+def _torch_child():
+  """Times `torch_iteration` at the flags' size; prints one JSON line."""
+  import torch  # pylint: disable=g-import-not-at-top
+  iteration, g, x, desired_c = torch_iteration(FLAGS.image_size, FLAGS.batch_size,
+                                               FLAGS.threads)
+
   def timed(train_g, n):
     iteration(train_g)
     t, c = time.perf_counter(), time.process_time()
@@ -199,21 +209,17 @@ def _torch_child():
   print("RESULT " + json.dumps(result), flush=True)
 
 
-def _child(spec):
-  """Times one configuration in this process; prints one JSON line."""
-  if spec == "torch":
-    _torch_child()
-    return
-  precision, jit = spec.split(",")
-  jit = jit == "true"
+def build_iteration(precision, jit, image_size, batch_size, threads=0):
+  """(critic-only iteration, critic + generator iteration, batch, generator) of the
+  full-size GANimation at `precision`, compiled with XLA when `jit`."""
   import keras  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tfsingan.ganimation import model as model_lib  # pylint: disable=g-import-not-at-top
   from tfsingan.ganimation import networks  # pylint: disable=g-import-not-at-top
 
-  set_threads(FLAGS.threads)
+  set_threads(threads)
   keras.utils.set_random_seed(0)
-  s, b = FLAGS.image_size, FLAGS.batch_size
+  s, b = image_size, batch_size
   # The networks' own dtype policy, as in the trainer (the global one is left alone).
   generator, critic = networks.build_networks(s, dtype=precision)
   model = model_lib.GANimationModel(generator, critic)
@@ -229,8 +235,20 @@ def _child(spec):
   # (the last of each critic_steps).
   step = model.make_step_function()
   assert not model.trains_generator(0) and model.trains_generator(model.critic_steps - 1)
-  critic_fn = lambda batch: step(batch, 0)
-  full_fn = lambda batch: step(batch, model.critic_steps - 1)
+  return (lambda batch: step(batch, 0), lambda batch: step(batch, model.critic_steps - 1),
+          batch, generator)
+
+
+def _child(spec):
+  """Times one configuration in this process; prints one JSON line."""
+  if spec == "torch":
+    _torch_child()
+    return
+  precision, jit = spec.split(",")
+  jit = jit == "true"
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  critic_fn, full_fn, batch, generator = build_iteration(precision, jit, FLAGS.image_size,
+                                                         FLAGS.batch_size, FLAGS.threads)
 
   def timed(fn, n):
     float(fn(batch)["d_loss"])  # warm-up (tracing, compilation)

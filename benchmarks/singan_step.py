@@ -108,7 +108,9 @@ print("RESULT " + json.dumps({
 """
 
 
-def _time_tf(spec):
+def build_step(spec):
+  """(step function, model, config, chosen) of one spec: a SinGANScale at spec["scale"]
+  of spec["sizes"] with random frozen scales, for spec["mode"] and spec["precision"]."""
   import numpy as np  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from tfsingan.singan import scales  # pylint: disable=import-outside-toplevel
@@ -117,7 +119,6 @@ def _time_tf(spec):
   from tfsingan.singan.networks import build_scale_networks  # pylint: disable=import-outside-toplevel
 
   from tfsingan.common import execution  # pylint: disable=import-outside-toplevel
-  from tfsingan.common.layers import PerExampleBatchNorm  # pylint: disable=import-outside-toplevel
   set_threads(spec.get("threads", 0))
   sizes = [tuple(s) for s in spec["sizes"]]
   n = spec["scale"]
@@ -142,6 +143,14 @@ def _time_tf(spec):
     step = model.train_step
   else:
     step = tf.function(model.train_step, jit_compile=config.jit_compile)
+  return step, model, config, chosen
+
+
+def _time_tf(spec):
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from tfsingan.common.layers import PerExampleBatchNorm  # pylint: disable=import-outside-toplevel
+  step, model, config, chosen = build_step(spec)
+  sizes, n = spec["sizes"], spec["scale"]
   t0 = time.perf_counter()
   float(step()["d_loss"])
   first = time.perf_counter() - t0

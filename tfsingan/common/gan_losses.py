@@ -38,18 +38,18 @@ def gradient_penalty(critic, real, fake, alpha, *, norm_over="channels",
   Returns:
     float32 scalar penalty (not yet multiplied by its weight).
   """
-  real = tf.convert_to_tensor(real)
-  alpha = tf.cast(alpha, real.dtype)
-  x_hat = alpha * real + (1.0 - alpha) * tf.cast(fake, real.dtype)
-  grads = critic_input_gradients(critic, x_hat, inner_scale)
-  if norm_over == "channels":
-    sq = tf.reduce_sum(tf.square(grads), axis=-1)
-  elif norm_over == "example":
-    sq = tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
-  else:
+  if norm_over not in ("channels", "example"):
     raise ValueError(f"norm_over must be 'channels' or 'example', got {norm_over!r}")
-  norm = tf.sqrt(sq + eps)
-  return tf.reduce_mean(tf.square(norm - 1.0))
+  # The scope names the penalty's ops (and their gradients) in profiles
+  # (benchmarks/profile_step.py).
+  with tf.name_scope("gradient_penalty"):
+    real = tf.convert_to_tensor(real)
+    alpha = tf.cast(alpha, real.dtype)
+    x_hat = alpha * real + (1.0 - alpha) * tf.cast(fake, real.dtype)
+    grads = critic_input_gradients(critic, x_hat, inner_scale)
+    sq = tf.reduce_sum(tf.square(grads), axis=-1 if norm_over == "channels" else [1, 2, 3])
+    norm = tf.sqrt(sq + eps)
+    return tf.reduce_mean(tf.square(norm - 1.0))
 
 
 def critic_input_gradients(critic, x, inner_scale=None):
