@@ -2,6 +2,7 @@
 
 import dataclasses
 import glob
+import json
 import os
 import pickle
 import textwrap
@@ -13,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 import harness
+from tfsingan.common import execution
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation import inference
 from tfsingan.ganimation import losses
@@ -238,7 +240,12 @@ def test_training_run_resume_and_inference(tmp_path, capsys):
 
   # The resolved config is in the run directory; a finished run is not retrained.
   with open(os.path.join(workdir, "config.json")) as f:
-    assert '"image_size": 32' in f.read()
+    text = f.read()
+  assert '"image_size": 32' in text
+  # The execution chosen at run start (XLA or not for this CPU) is what is recorded.
+  recorded = json.loads(text)["jit_compile"]
+  assert recorded == int(execution.ganimation_uses_xla(json.loads(text)["precision"],
+                                                       execution.cpu_kind()))
   index = os.path.join(workdir, "checkpoints", "checkpoint")
   mtime = os.path.getmtime(index)
   assert trainer.run(tiny_config(data), workdir) == {}

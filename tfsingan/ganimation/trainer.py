@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from tfsingan.common import checkpointing
 from tfsingan.common import distribute
+from tfsingan.common import execution
 from tfsingan.common import image_io
 from tfsingan.common import precision as precision_lib
 from tfsingan.common.progress import Progress
@@ -106,7 +107,7 @@ def build(config, total, decay, strategy=None):
                                      total_steps=total // config.critic_steps,
                                      decay_steps=decay // config.critic_steps,
                                      loss_scale=loss_scale, name="g_adam")
-    model.compile(d_optimizer=d_opt, g_optimizer=g_opt, jit_compile=config.jit_compile)
+    model.compile(d_optimizer=d_opt, g_optimizer=g_opt, jit_compile=bool(config.jit_compile))
   return model
 
 
@@ -155,6 +156,9 @@ def run(config: GANimationConfig, workdir):
   # After the strategy: multi_worker needs TF_CONFIG before TensorFlow looks for GPUs.
   config = precision_lib.resolve_config(
       config, precision_lib.recorded_precision(os.path.join(workdir, rundir.CONFIG_NAME)))
+  # XLA or tf.function for this CPU and precision (tfsingan/common/execution.py),
+  # recorded in config.json as what ran.
+  config = execution.resolve_ganimation(config)
   # Only the chief writes (and locks) the run directory (the only worker without
   # multi_worker); the others write scratch folders.
   chief = strategy.extended.should_checkpoint
