@@ -90,10 +90,11 @@ class GANimationExecution:
 
 
 # Measured with `benchmarks/ganimation_step.py --threads=1` (CPU seconds per average
-# iteration, 128 px, batch 25, float32; the README's "Speed on AVX2-only CPUs"): on the
-# AVX512-BF16 EPYC `tf.function` 11.6 s, XLA 13.4 s (oneDNN's direct AVX-512 kernels
+# iteration, 128 px, batch 25, float32; the README's "Speed on AVX2-only CPUs"): on an
+# AVX512-BF16/AMX Xeon `tf.function` 11.6 s, XLA 13.4 s (oneDNN's direct AVX-512 kernels
 # win); under ONEDNN_MAX_CPU_ISA=AVX2 XLA was 1.47x the PyTorch reference's speed,
-# `tf.function` 1.39x. "avx512" without bfloat16 was not measured: it gets the
+# `tf.function` 1.39x (a later 1-iteration run: reference 28.8 s, tf.function 18.3 s,
+# XLA 18.6 s, a tie); mixed_bfloat16 there: tf.function 5.0 s, XLA 13.6 s. "avx512" without bfloat16 was not measured: it gets the
 # AVX512-BF16 choice (the same float32 kernels). Mixed precision never uses XLA (its CPU
 # bfloat16 convolutions are slow, as for SinGAN).
 GANIMATION = {
