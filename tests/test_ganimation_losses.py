@@ -81,14 +81,3 @@ def test_losses_return_float32_for_bfloat16_inputs():
   for value in (losses.attention_mean_loss(a), losses.attention_tv_loss(a),
                 losses.cycle_loss(a, a), losses.au_regression_loss(a, a)):
     assert value.dtype == tf.float32
-
-
-def test_paired_loss_is_weighted_l1_to_the_warp_render():
-  generated = np.zeros((2, 2, 2, 3), np.float32)
-  warp = np.zeros((2, 2, 2, 3), np.float32)
-  warp[0, 0, 0, 0] = 1.0    # one of 24 values off by 1
-  warp[1, 1, 1, 2] = -0.5   # another off by 0.5
-  np.testing.assert_allclose(losses.paired_loss(generated, warp).numpy(), 1.5 / 24, rtol=1e-6)
-  np.testing.assert_allclose(losses.paired_loss(generated, warp, 4.0).numpy(), 6.0 / 24, rtol=1e-6)
-  assert losses.paired_loss(generated, warp, 0.0).numpy() == 0.0
-  assert losses.paired_loss(tf.constant(warp, tf.bfloat16), warp).dtype == tf.float32

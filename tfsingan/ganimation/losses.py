@@ -43,14 +43,6 @@ def cycle_loss(reconstruction, image):
   return tf.reduce_mean(tf.abs(tf.cast(reconstruction, tf.float32) - tf.cast(image, tf.float32)))
 
 
-def paired_loss(generated, warp_render, weight=1.0):
-  """L1 between G(x | y_t) and the warp render of x at y_t (tfsingan/synthetic/warp.py), times
-  `weight`: a supervised term towards the real-texture truth, meant for a trainer flag such as
-  --lambda_paired whose default 0 keeps the original GANimation objective (#14)."""
-  diff = tf.cast(generated, tf.float32) - tf.cast(warp_render, tf.float32)
-  return float(weight) * tf.reduce_mean(tf.abs(diff))
-
-
 def attention_mean_loss(attention):
   """Mean of the attention mask A: low A means G paints more, high A copies the input.
 
