@@ -84,7 +84,7 @@ def test_execution_fields_refuse_below_auto(name):
 @dataclasses.dataclass(frozen=True)
 class _GANimationLike:
   precision: str = "float32"
-  jit_compile: int = execution.AUTO
+  xla: int = execution.AUTO
 
 
 @pytest.mark.parametrize("flags, environ, precision", [
@@ -99,8 +99,8 @@ def test_ganimation_auto_resolves_per_kind_and_precision(flags, environ, precisi
   chosen = execution.resolve_ganimation(_GANimationLike(precision), flags, environ)
   table = execution.GANIMATION[kind]
   expected = table.xla if precision == "float32" else table.xla_mixed
-  assert chosen.jit_compile == int(expected) and chosen.jit_compile in (0, 1)
-  assert f"execution: {kind} CPU -> jit_compile={int(expected)}" in capsys.readouterr().err
+  assert chosen.xla == int(expected) and chosen.xla in (0, 1)
+  assert f"execution: {kind} CPU -> xla={int(expected)}" in capsys.readouterr().err
   # An explicit choice is kept, and nothing is said.
   for given in (0, 1):
     kept = _GANimationLike(precision, given)

@@ -243,7 +243,7 @@ def test_training_run_resume_and_inference(tmp_path, capsys):
     text = f.read()
   assert '"image_size": 32' in text
   # The execution chosen at run start (XLA or not for this CPU) is what is recorded.
-  recorded = json.loads(text)["jit_compile"]
+  recorded = json.loads(text)["xla"]
   assert recorded == int(execution.ganimation_uses_xla(json.loads(text)["precision"],
                                                        execution.cpu_kind()))
   index = os.path.join(workdir, "checkpoints", "checkpoint")

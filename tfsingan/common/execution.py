@@ -167,13 +167,14 @@ def ganimation_uses_xla(precision, kind):
 
 
 def resolve_ganimation(config, cpu_flags=None, environ=None, quiet=False):
-  """`config` (a GANimationConfig whose precision is resolved) with `jit_compile` set
-  for this CPU when it is "auto" (-1): 1 (XLA) or 0 (`tf.function`); says what it chose."""
-  if config.jit_compile != AUTO:
+  """`config` (a GANimationConfig whose precision is resolved) with `xla` set for this
+  CPU when it is "auto" (-1): 1 (XLA) or 0 (`tf.function`); says what it chose.
+  (`--jit_compile`, a bool as in the other families, forces XLA whatever `xla` says.)"""
+  if config.xla != AUTO:
     return config
   kind = cpu_kind(cpu_flags, environ)
   jit = int(ganimation_uses_xla(config.precision, kind))
-  return _chosen(config, kind, {"jit_compile": jit}, quiet)
+  return _chosen(config, kind, {"xla": jit}, quiet)
 
 
 def singan_scale_uses_xla(config, size):

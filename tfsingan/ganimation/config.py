@@ -80,10 +80,12 @@ class GANimationConfig:
                             "update instead of keeping it from the critic step: about 1.2 GB "
                             "less at 128 px / batch 25, one more forward pass per generator "
                             "update.", resume="execution")
-  jit_compile: int = field(-1, help="1: compile the training step with XLA, 0: "
-                           "tf.function; -1: chosen for this CPU and precision at run start "
-                           "(tfsingan/common/execution.py).", resume="execution", low=-1,
-                           high=1)
+  jit_compile: bool = field(False, help="Compile the training step with XLA whatever the CPU "
+                            "(else as --xla says).", resume="execution")
+  xla: int = field(-1, help="1: compile the training step with XLA, 0: tf.function; -1: "
+                   "chosen for this CPU and precision at run start "
+                   "(tfsingan/common/execution.py) and recorded in config.json.",
+                   resume="execution", low=-1, high=1)
   seed: int = field(0, help="Random seed (weights, data order, noise).", resume="notice", low=0)
   deterministic: bool = field(False, help="Deterministic ops and data order (slower).",
                               resume="notice")
