@@ -181,7 +181,7 @@ def test_fit_trains_generator_every_critic_steps_batches():
 
 
 # ------------------------------------------------------------ precisions
-@pytest.mark.parametrize("precision", ["mixed_float16",
+@pytest.mark.parametrize("precision", [pytest.param("mixed_float16", marks=pytest.mark.fp16),
                                        pytest.param("mixed_bfloat16", marks=pytest.mark.bf16)])
 def test_mixed_precision_steps(precision, policy, monkeypatch):
   policy(precision)

@@ -99,6 +99,7 @@ def test_bfloat16_step_runs_and_learns():
   assert float(logs["rec_loss"]) < first
 
 
+@pytest.mark.fp16
 def test_float16_loss_scaling_matches_float32():
   # One critic and one generator step with plain SGD, so each weight change is
   # -lr x gradient: float16 with loss scaling (outer loss and the penalty's inner
@@ -125,6 +126,7 @@ def test_float16_loss_scaling_matches_float32():
   assert np.linalg.norm(d16) / np.linalg.norm(d32) == pytest.approx(1.0, abs=0.1)
 
 
+@pytest.mark.fp16
 def test_float16_default_optimizers_are_loss_scaled():
   f16 = _scale_model(dataclasses.replace(TINY, precision="mixed_float16"))
   assert isinstance(f16.d_optimizer, keras.optimizers.LossScaleOptimizer)
