@@ -94,11 +94,15 @@ class GANimationExecution:
 # AVX512-BF16/AMX Xeon `tf.function` 11.6 s, XLA 13.4 s (oneDNN's direct AVX-512 kernels
 # win); under ONEDNN_MAX_CPU_ISA=AVX2 XLA was 1.47x the PyTorch reference's speed,
 # `tf.function` 1.39x (a later 1-iteration run: reference 28.8 s, tf.function 18.3 s,
-# XLA 18.6 s, a tie); mixed_bfloat16 there: tf.function 5.0 s, XLA 13.6 s. "avx512" without bfloat16 was not measured: it gets the
+# XLA 18.6 s, a tie); mixed_bfloat16 there: tf.function 5.0 s, XLA 13.6 s. On the idle
+# Xeon with 2 threads under the AVX2 cap (benchmarks/avx2_table.sh,
+# benchmarks/results/avx2_table_ganimation_avx2.json) tf.function won: 9.93 s per average
+# iteration against XLA 11.04 s and the reference's 13.74 s, so AVX2 takes tf.function
+# too. "avx512" without bfloat16 was not measured: it gets the
 # AVX512-BF16 choice (the same float32 kernels). Mixed precision never uses XLA (its CPU
 # bfloat16 convolutions are slow, as for SinGAN).
 GANIMATION = {
-    "avx2": GANimationExecution(xla=True, xla_mixed=False),
+    "avx2": GANimationExecution(xla=False, xla_mixed=False),
     "avx512": GANimationExecution(xla=False, xla_mixed=False),
     "avx512_bf16": GANimationExecution(xla=False, xla_mixed=False),
 }
