@@ -40,21 +40,20 @@ def _onednn_refuses_bf16():
           and precision.cpu_has_bf16(flags, environ={}))
 
 
-def _onednn_refuses_fp16(environ=None):
+def _onednn_refuses_fp16():
   """The same for float16 on a CPU with AVX512_FP16 (or AMX_FP16): TensorFlow sends
   float16 convolutions to oneDNN there, which refuses them once ONEDNN_MAX_CPU_ISA caps
   it below AVX512_CORE_FP16 (seen on a Xeon with AMX: "could not create a primitive
   descriptor for the convolution forward propagation primitive"). Without the flag
   TensorFlow keeps float16 convolutions on its own kernels: these tests passed under the
   same emulation on an AMD EPYC with AVX512_BF16 but no AVX512_FP16."""
-  from tfsingan.common import precision  # pylint: disable=import-outside-toplevel
-  environ = os.environ if environ is None else environ
-  cap = environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
-  flags = set(precision.read_cpu_flags())
-  return bool(cap) and cap not in ("ALL", "AVX512_CORE_FP16", "AVX512_CORE_AMX",
-                                   "AVX512_CORE_AMX_FP16", "AVX10_1_512",
-                                   "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16") and bool(
-                                       flags & {"avx512_fp16", "amx_fp16"})
+  # pylint: disable=import-outside-toplevel
+  from tfsingan.common import execution
+  from tfsingan.common import precision
+  flags = precision.read_cpu_flags()
+  # The cap lowers the CPU's kind (tfsingan.common.execution reads it as the runs do).
+  capped = execution.cpu_kind(flags) != execution.cpu_kind(flags, environ={})
+  return capped and bool(set(flags) & {"avx512_fp16", "amx_fp16"})
 
 
 def pytest_collection_modifyitems(config, items):

@@ -107,7 +107,8 @@ def build(config, total, decay, strategy=None):
                                      total_steps=total // config.critic_steps,
                                      decay_steps=decay // config.critic_steps,
                                      loss_scale=loss_scale, name="g_adam")
-    model.compile(d_optimizer=d_opt, g_optimizer=g_opt, jit_compile=bool(config.jit_compile or config.xla == 1))
+    model.compile(d_optimizer=d_opt, g_optimizer=g_opt,
+                  jit_compile=bool(config.jit_compile or config.xla == 1))
   return model
 
 

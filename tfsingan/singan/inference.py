@@ -57,6 +57,13 @@ class TrainedSinGAN:
     return cls(generators, pyramid.noise_amps[:len(generators)], pyramid.sizes, z_rec,
                pyramid.reals, config)
 
+  def with_noise_gain(self, gain, start_scale):
+    """The same model with its noise amplitudes times `gain` from `start_scale` on (the
+    scales before it, and so the reconstruction entering it, unchanged)."""
+    amps = [a * gain if n >= start_scale else a for n, a in enumerate(self.noise_amps)]
+    return TrainedSinGAN(self.generators, amps, self.sizes, self.z_rec, self.reals,
+                         self.config)
+
   def reconstructions(self):
     """The reconstruction path's output at every scale (B=1, in [-1, 1])."""
     if self._rec is None:

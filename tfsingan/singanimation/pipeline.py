@@ -207,12 +207,9 @@ class _Regenerator:
       workdir = self.config.singan_workdir or os.path.join(self.out, "singan")
       self.shared = self._train(dataclasses.replace(self.singan_config, image=self.config.image),
                                 workdir)
-      gain = self.config.variant_noise_gain
-      if gain != 1.0:
-        from tfsingan.singan.inference import TrainedSinGAN  # pylint: disable=import-outside-toplevel
-        m, s = self.shared, self.config.start_scale
-        amps = [a * gain if n >= s else a for n, a in enumerate(m.noise_amps)]
-        self.shared = TrainedSinGAN(m.generators, amps, m.sizes, m.z_rec, m.reals, m.config)
+      if self.config.variant_noise_gain != 1.0:
+        self.shared = self.shared.with_noise_gain(self.config.variant_noise_gain,
+                                                  self.config.start_scale)
 
   def __call__(self, name, image):
     from tfsingan.common.resize import imresize_np  # pylint: disable=import-outside-toplevel
