@@ -19,7 +19,15 @@ Then, per start scale:
                 AU reading of its expression image| (`tfsingan.faces.AUReader`), and
                 the largest per-AU mean (`au_drift_max`);
   intended      the fraction of the emotion expressions' variants judged as the
-                intended emotion (beside it, of the expression images themselves).
+                intended emotion (beside it, of the expression images themselves);
+  diversity_face, diversity_outside
+                the same diversity (the same normaliser: the expression image's std)
+                over the pixels inside the face's hull (its 478 dense landmarks, at
+                the SinGAN's size) and outside it: diversity = face_fraction x
+                diversity_face + (1 - face_fraction) x diversity_outside.
+
+`--face_gains` sweeps expand's `--variant_face_gain` (the noise gain inside the face,
+`--noise_gains` being the gain outside it; -1: no face region, one gain everywhere).
 
 Start scale 0 (the paper's N) cannot take an injected image (there is no coarser
 scale to downsample it to): its row is the SinGAN's own random samples, scored
@@ -66,8 +74,10 @@ class Scorer:
 
   def __init__(self, photo, size, emotion_model=None, face_landmarker=None):
     # pylint: disable=import-outside-toplevel
+    import cv2
     from tfsingan import faces
     from tfsingan.judges import emotion
+    from tfsingan.singanimation import face_region
     det = faces.detect(photo)
     if not det:
       raise UserInputError("--image: no face found")
@@ -75,6 +85,10 @@ class Scorer:
     self.judge = emotion.EmotionJudge(emotion_model)
     self.reader = faces.AUReader(face_landmarker)
     self.emotion = emotion
+    # The face's hull (expand's face region, no feather) at the SinGAN's size.
+    hull = 1.0 - face_region.outside_mask(face_region.read_landmarks(photo, face_landmarker),
+                                          photo.shape, feather=0.0)
+    self.face = cv2.resize(hull, (size[1], size[0]), interpolation=cv2.INTER_AREA) >= 0.5
 
   def labels(self, images):
     crops = np.stack([self.emotion.gray_face(im, self.det.box) for im in images])
@@ -95,7 +109,11 @@ def score(scorer, expressions, variants):
     label = scorer.labels([image])[0]
     labels = scorer.labels(samples)
     d = np.abs(scorer.aus(samples) - scorer.aus([image]))  # (M, 17)
+    std = np.asarray(samples, np.float64).std(axis=0).mean(axis=-1) / np.asarray(
+        image, np.float64).std()
     row = {"diversity": diversity(samples, image), "label": label,
+           "diversity_face": float(std[scorer.face].mean()),
+           "diversity_outside": float(std[~scorer.face].mean()),
            "agreement": float(np.mean([l == label for l in labels])),
            "au_drift": float(d.mean()), "variant_labels": labels}
     preset = name[len("emotion_"):] if name.startswith("emotion_") else None
@@ -104,12 +122,15 @@ def score(scorer, expressions, variants):
       row["intended"] = float(np.mean([l == want for l in labels]))
       intended.append(row["intended"])
       intended_expr.append(float(label == want))
-    div.append(row["diversity"])
+    div.append([row["diversity"], row["diversity_face"], row["diversity_outside"]])
     agree.append(row["agreement"])
     drift.append(d)
     per_expression[name] = row
   drift = np.concatenate(drift)
-  return {"diversity": float(np.mean(div)), "agreement": float(np.mean(agree)),
+  div = np.mean(div, axis=0)
+  return {"diversity": float(div[0]), "diversity_face": float(div[1]),
+          "diversity_outside": float(div[2]), "face_fraction": float(scorer.face.mean()),
+          "agreement": float(np.mean(agree)),
           "au_drift": float(drift.mean()), "au_drift_max": float(drift.mean(axis=0).max()),
           "intended": float(np.mean(intended)) if intended else None,
           "intended_expression": float(np.mean(intended_expr)) if intended_expr else None,
@@ -117,7 +138,8 @@ def score(scorer, expressions, variants):
 
 
 def run_setting(photo, image_spec, singan_config, start_scales, *, variant_modes, variants,
-                editor, ganimation_workdir, workdir, seed, scorer_args, noise_gains=(1.0,)):
+                editor, ganimation_workdir, workdir, seed, scorer_args, noise_gains=(1.0,),
+                face_gains=(-1.0,), face_feather=0.15):
   """Trains one SinGAN, expands the photo from every start scale, scores each."""
   # pylint: disable=import-outside-toplevel
   from tfsingan.common import image_io
@@ -128,18 +150,21 @@ def run_setting(photo, image_spec, singan_config, start_scales, *, variant_modes
   singan_workdir = os.path.join(workdir, "singan")
   rows, seconds = [], {}
   scorer = None
-  for mode, gain, k in ((m, g, k) for m in variant_modes for g in noise_gains
-                        for k in start_scales):
+  for mode, gain, face_gain, k in ((m, g, f, k) for m in variant_modes for g in noise_gains
+                                   for f in face_gains for k in start_scales):
     # inject cannot start at N: its row reads the expressions of the N-1 job.
     start = max(k, 1) if mode == "inject" else k
     name = f"expand_s{start}" if mode == "inject" else f"transfer_s{start}"
     name += "" if gain == 1.0 else f"_gain{gain:g}"
+    if face_gain >= 0:
+      name += f"_face{face_gain:g}" + ("" if face_feather == 0.15 else f"_f{face_feather:g}")
     out = os.path.join(workdir, name)
     config = SinGANimationConfig(
         image=image_spec, editor=editor, ganimation_workdir=ganimation_workdir,
         sweep_aus="", emotions="all", interpolate_steps=0, variants=variants,
         start_scale=start, singan_workdir=singan_workdir, seed=seed, variant_mode=mode,
-        variant_noise_gain=gain)
+        variant_noise_gain=gain, variant_face_gain=face_gain,
+        variant_face_feather=face_feather)
     t0 = time.perf_counter()
     pipeline.run(config, singan_config, out)
     seconds[name] = round(time.perf_counter() - t0, 1)
@@ -160,25 +185,44 @@ def run_setting(photo, image_spec, singan_config, start_scales, *, variant_modes
     scorer = scorer or Scorer(photo, size, **scorer_args)
     row = score(scorer, expressions, found)
     row.update(variant_mode=mode, start_scale=k, num_scales=model.num_scales, size=list(size),
-               noise_gain=gain)
+               noise_gain=gain, face_gain=face_gain,
+               face_feather=face_feather if face_gain >= 0 else None)
     rows.append(row)
   return rows, seconds
 
 
 def format_table(rows):
-  lines = ["| downsampled to | z* | variants | noise gain | start | diversity | label agreement | AU drift (max AU) | "
+  lines = ["| downsampled to | z* | variants | noise gain (outside) | face gain | start | "
+           "diversity | inside the face / outside | label agreement | AU drift (max AU) | "
            "judged intended: variants / expressions | meets |",
-           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
   for r in rows:
     name = "N" if r["start_scale"] == 0 else f"N-{r['start_scale']}"
     meets = r["diversity"] >= MIN_DIVERSITY and r["agreement"] >= MIN_AGREEMENT
     lines.append(
         f"| {r['max_size']} px ({r['num_scales']} scales) | {r['noise_mode']} | "
-        f"{r.get('variant_mode', 'inject')} | {r.get('noise_gain', 1.0):g} | {name} | "
-        f"{r['diversity']:.3f} | {r['agreement']:.2f} | {r['au_drift']:.3f} "
+        f"{r.get('variant_mode', 'inject')} | {r.get('noise_gain', 1.0):g} | "
+        f"{_face_gain_text(r)} | {name} | {r['diversity']:.3f} | "
+        f"{r.get('diversity_face', float('nan')):.3f} / "
+        f"{r.get('diversity_outside', float('nan')):.3f} | {r['agreement']:.2f} | {r['au_drift']:.3f} "
         f"({r['au_drift_max']:.3f}) | {r['intended']:.2f} / {r['intended_expression']:.2f} | "
         f"{'yes' if meets else 'no'} |")
   return "\n".join(lines)
+
+
+def _face_gain_text(row):
+  gain = row.get("face_gain", -1.0)
+  return "-" if gain < 0 else f"{gain:g} (feather {row['face_feather']:g})"
+
+
+def _floats(spec, what, low):
+  try:
+    values = [float(g) for g in str(spec).split(",") if g.strip()]
+  except ValueError:
+    raise UserInputError(f"--{what}={spec}: expected comma-separated numbers") from None
+  if not values or not all(low <= g <= 100.0 for g in values):
+    raise UserInputError(f"--{what}={spec}: expected numbers in [{low:g}, 100]")
+  return values
 
 
 def main(argv):
@@ -193,12 +237,13 @@ def main(argv):
   from tfsingan.singan.config import SinGANConfig
   f = flags.FLAGS
   sizes, start_scales = _ints(f.max_sizes, "max_sizes"), _ints(f.start_scales, "start_scales")
-  try:
-    gains = [float(g) for g in f.noise_gains.split(",") if g.strip()]
-  except ValueError:
-    raise UserInputError(f"--noise_gains={f.noise_gains}: expected comma-separated numbers") from None
-  if not gains or not all(0.0 <= g <= 100.0 for g in gains):
-    raise UserInputError(f"--noise_gains={f.noise_gains}: expected numbers in [0, 100]")
+  gains = _floats(f.noise_gains, "noise_gains", 0.0)
+  face_gains = _floats(f.face_gains, "face_gains", -1.0)
+  if any(-1.0 < g < 0.0 for g in face_gains):
+    raise UserInputError(f"--face_gains={f.face_gains}: expected -1 (no face region) or gains "
+                         "in [0, 100]")
+  if not 0.0 <= f.face_feather <= 1.0:
+    raise UserInputError(f"--face_feather={f.face_feather}: expected a number in [0, 1]")
   modes = [m.strip() for m in f.noise_modes.split(",") if m.strip()]
   variant_modes = [m.strip() for m in f.variant_modes.split(",") if m.strip()]
   from tfsingan.singanimation.config import VARIANT_MODES
@@ -214,7 +259,8 @@ def main(argv):
   image_spec = f.image or "bundled:grace_hopper"
   photo = image_io.load_image(image_spec, what="--image")
   result = {"machine": machine_info(), "image": image_spec, "editor": f.editor,
-            "variant_modes": variant_modes,
+            "variant_modes": variant_modes, "face_gains": face_gains,
+            "face_feather": f.face_feather,
             "ganimation_workdir": f.ganimation_workdir, "variants": f.variants,
             "singan": dataclasses.asdict(base), "min_diversity": MIN_DIVERSITY,
             "min_agreement": MIN_AGREEMENT, "rows": [], "seconds": {}}
@@ -224,7 +270,8 @@ def main(argv):
         photo, image_spec, config, start_scales, variant_modes=variant_modes,
         variants=f.variants, editor=f.editor,
         ganimation_workdir=f.ganimation_workdir, workdir=workdir, seed=base.seed,
-        scorer_args={"emotion_model": f.emotion_model or None}, noise_gains=gains)
+        scorer_args={"emotion_model": f.emotion_model or None}, noise_gains=gains,
+        face_gains=face_gains, face_feather=f.face_feather)
     for r in rows:
       r.update(max_size=size, noise_mode=mode)
     result["rows"] += rows
@@ -252,6 +299,8 @@ if __name__ == "__main__":
   flags.DEFINE_string("variant_modes", "inject,transfer", "expand's --variant_mode settings.")
   flags.DEFINE_string("start_scales", "0,1,2", "Start scales (0 = N, 1 = N-1, 2 = N-2).")
   flags.DEFINE_string("noise_gains", "1", "expand's --variant_noise_gain settings.")
+  flags.DEFINE_string("face_gains", "-1", "expand's --variant_face_gain settings (-1: none).")
+  flags.DEFINE_float("face_feather", 0.15, "expand's --variant_face_feather.")
   flags.DEFINE_integer("variants", 8, "Variants of each expression.", lower_bound=2)
   flags.DEFINE_enum("editor", "warp", ["warp", "ganimation"], "What makes the expressions.")
   flags.DEFINE_string("ganimation_workdir", "", "GANimation run (--editor=ganimation).")

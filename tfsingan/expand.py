@@ -16,6 +16,9 @@ Usage:
    (1 = the paper's N-1, 2 = N-2): --singan_mode=shared trains one SinGAN on the
    photo and injects every expression image at that scale; per_expression trains
    one SinGAN per expression image and samples it from that scale.
+   --variant_noise_gain multiplies the noise from that scale on; with
+   --variant_face_gain it applies outside the face (the hull of its dense
+   landmarks) and --variant_face_gain inside it.
 4. Writes images/, manifest.csv, contact_sheet.png (see tfsingan/singanimation/).
 
 SinGAN's own options are flags too (the same as `python -m tfsingan.train

@@ -5,6 +5,7 @@ Needs only the run directory's generators and state: no critic, optimizer or los
 
 import os
 
+import cv2
 import numpy as np
 import tensorflow as tf
 
@@ -42,6 +43,7 @@ class TrainedSinGAN:
     self.config = config
     self._rec = None
     self._runs = {}
+    self.gain_map = None  # (H x W map, first scale it multiplies): with_noise_gain
 
   @property
   def num_scales(self):
@@ -59,10 +61,24 @@ class TrainedSinGAN:
 
   def with_noise_gain(self, gain, start_scale):
     """The same model with its noise amplitudes times `gain` from `start_scale` on (the
-    scales before it, and so the reconstruction entering it, unchanged)."""
-    amps = [a * gain if n >= start_scale else a for n, a in enumerate(self.noise_amps)]
-    return TrainedSinGAN(self.generators, amps, self.sizes, self.z_rec, self.reals,
-                         self.config)
+    scales before it, and so the reconstruction entering it, unchanged).
+
+    `gain` is a number or a map (H x W, >= 0, any size: resized to every scale, as
+    `expand --variant_face_gain` protects the face): the noise of pixel (y, x) at a
+    scale is then amplitude x the map there.
+    """
+    if np.ndim(gain) == 0:
+      amps = [a * gain if n >= start_scale else a for n, a in enumerate(self.noise_amps)]
+      return TrainedSinGAN(self.generators, amps, self.sizes, self.z_rec, self.reals,
+                           self.config)
+    gain = np.asarray(gain, np.float32)
+    if gain.ndim != 2 or min(gain.shape) < 1 or not np.all(np.isfinite(gain)) or gain.min() < 0:
+      raise UserInputError(f"noise gain map: expected a finite H x W map >= 0, got shape "
+                           f"{gain.shape}")
+    out = TrainedSinGAN(self.generators, self.noise_amps, self.sizes, self.z_rec, self.reals,
+                        self.config)
+    out.gain_map = (gain, start_scale)
+    return out
 
   def reconstructions(self):
     """The reconstruction path's output at every scale (B=1, in [-1, 1])."""
@@ -153,7 +169,11 @@ class TrainedSinGAN:
     return self._runs[key]
 
   def _make_run(self, start, sizes):
-    gens, amps = self.generators, self.noise_amps
+    gens, amps = self.generators, list(self.noise_amps)
+    if self.gain_map is not None:
+      gain, first = self.gain_map
+      for n in range(max(start, first), len(gens)):
+        amps[n] = tf.constant(amps[n] * _resized(gain, sizes[n])[None, :, :, None])
 
     @tf.function(reduce_retracing=True)
     def run(noises, prev):
@@ -161,3 +181,10 @@ class TrainedSinGAN:
       return generate.run_scales(gens, amps, noise_by_scale, sizes, prev=prev, start=start)
 
     return run
+
+
+def _resized(gain, size):
+  """A gain map at `size` (h, w): area-averaged (bilinear when enlarging)."""
+  h, w = int(size[0]), int(size[1])
+  shrink = h <= gain.shape[0] and w <= gain.shape[1]
+  return cv2.resize(gain, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)

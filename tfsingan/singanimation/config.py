@@ -79,16 +79,29 @@ class SinGANimationConfig:
                                     "trained; larger: more varied, less faithful; "
                                     "benchmarks/expand_variants.py --noise_gains).",
                                     low=0.0, high=100.0)
+  variant_face_gain: float = field(-1.0, help="Protects the face: the noise gain inside the "
+                                   "face (the hull of its dense landmarks, feathered by "
+                                   "--variant_face_feather), while --variant_noise_gain "
+                                   "applies outside it (hair, clothes, background); -1: no "
+                                   "face region, --variant_noise_gain everywhere.",
+                                   low=-1.0, high=100.0)
+  variant_face_feather: float = field(0.15, help="--variant_face_gain: the width of the "
+                                      "ramp from the outside gain to the face's, inside the "
+                                      "hull, as a fraction of the face's size (0: a hard "
+                                      "edge).", low=0.0, high=1.0)
   stop_after: int = field(0, help="Stop after writing this many new images (0: never); the "
                           "same command continues.", resume="execution", low=0)
 
   def __post_init__(self):
     alignment.template(self.margin)  # checks --margin
     if (self.face_landmarker and self.source_aus.strip().lower() != AUTO
-        and self.editor != "warp"):
-      raise UserInputError("--face_landmarker is the AU reader's model, for --source_aus=auto "
-                           "and --editor=warp")
+        and self.editor != "warp" and self.variant_face_gain < 0):
+      raise UserInputError("--face_landmarker is the AU reader's model, for --source_aus=auto, "
+                           "--editor=warp and --variant_face_gain")
     check_ranges(self)
+    if -1.0 < self.variant_face_gain < 0.0:
+      raise UserInputError(f"--variant_face_gain={self.variant_face_gain}: expected -1 (no face "
+                           "region) or a gain in [0, 100]")
     if self.editor not in EDITORS:
       raise UserInputError(f"--editor={self.editor}: expected one of {', '.join(EDITORS)}")
     if self.singan_mode not in SINGAN_MODES:

@@ -37,6 +37,7 @@ from tfsingan.ganimation import faces
 from tfsingan.singan import scales
 from tfsingan.singanimation import config as config_mod
 from tfsingan.singanimation import expressions as expressions_lib
+from tfsingan.singanimation import face_region
 from tfsingan.singanimation import manifest as manifest_lib
 
 STATE = "singanimation.json"
@@ -190,10 +191,20 @@ class _WarpEditor:
 class _Regenerator:
   """SinGAN: M variants of an expression image (trains the runs it needs)."""
 
-  def __init__(self, config, singan_config, out, photo):
+  def __init__(self, config, singan_config, out, photo, landmarks=None):
     self.config, self.out, self.photo = config, out, photo
     self.singan_config = singan_config
     self.shared, self.samples, self.base = None, None, None
+    self.gain = config.variant_noise_gain
+    if config.variant_face_gain >= 0:  # the face's dense landmarks (photo pixels) given
+      mask = face_region.outside_mask(landmarks, photo.shape, config.variant_face_feather)
+      self.gain = face_region.gain_map(mask, config.variant_noise_gain, config.variant_face_gain)
+
+  def _gained(self, model):
+    """The model whose noise the variants take (--variant_noise_gain, --variant_face_gain)."""
+    if np.ndim(self.gain) == 0 and self.gain == 1.0:
+      return model
+    return model.with_noise_gain(self.gain, self.config.start_scale)
 
   def _train(self, singan_config, workdir):
     from tfsingan.singan import trainer  # pylint: disable=import-outside-toplevel
@@ -207,9 +218,7 @@ class _Regenerator:
       workdir = self.config.singan_workdir or os.path.join(self.out, "singan")
       self.shared = self._train(dataclasses.replace(self.singan_config, image=self.config.image),
                                 workdir)
-      if self.config.variant_noise_gain != 1.0:
-        self.shared = self.shared.with_noise_gain(self.config.variant_noise_gain,
-                                                  self.config.start_scale)
+      self.shared = self._gained(self.shared)
 
   def __call__(self, name, image):
     from tfsingan.common.resize import imresize_np  # pylint: disable=import-outside-toplevel
@@ -221,8 +230,8 @@ class _Regenerator:
       workdir = os.path.join(self.out, "singan", name)
       singan_config = dataclasses.replace(
           self.singan_config, image=os.path.join(self.out, expression_file(name)))
-      return self._train(singan_config, workdir).sample(c.variants, start_scale=c.start_scale,
-                                                        seed=c.seed)
+      return self._gained(self._train(singan_config, workdir)).sample(
+          c.variants, start_scale=c.start_scale, seed=c.seed)
     self.train_shared()
     # The expression image at the training image's size.
     image = np.clip(imresize_np(image, self.shared.sizes[-1]), 0.0, 1.0)
@@ -265,16 +274,20 @@ def run(config, singan_config, out):
     check_start_scale(photo, singan_config, config.start_scale,
                       lowest=0 if config.variant_mode == "transfer" else 1)
     auto = config.source_aus.strip().lower() == config_mod.AUTO
-    if auto:
+    if auto or config.variant_face_gain >= 0:
       landmarker.find_task_file(config.face_landmarker or None)  # fails before any work
     settings = job_settings(config, singan_config, photo)
     state = check_out(out, settings)
     # Every input is checked before the job state claims `out` and SinGAN trains.
     first_face = _first_face(config, photo, plan, state, auto)
     _check_runs(config, singan_config, out)
+    landmarks = None
+    if config.variant_face_gain >= 0:  # a photo without a face fails here
+      landmarks = face_region.read_landmarks(photo, config.face_landmarker,
+                                             what=config.image or "the bundled face")
     run_dir.start()
     state = start_job(out, settings, state, first_face)
-    return _make(config, singan_config, out, photo, source_photo, plan, state, auto)
+    return _make(config, singan_config, out, photo, source_photo, plan, state, auto, landmarks)
 
 
 def _first_face(config, photo, plan, state, auto):
@@ -300,7 +313,7 @@ def _check_runs(config, singan_config, out):
                      "singan", flag)
 
 
-def _make(config, singan_config, out, photo, source_photo, plan, state, auto):
+def _make(config, singan_config, out, photo, source_photo, plan, state, auto, landmarks=None):
   face = _Face(config, photo, state, out)
   spec = None
   if auto:
@@ -311,7 +324,7 @@ def _make(config, singan_config, out, photo, source_photo, plan, state, auto):
     edit = _WarpEditor(config, photo, spec)
   else:
     edit = _Editor(config, photo, face)
-  regenerate = _Regenerator(config, singan_config, out, photo)
+  regenerate = _Regenerator(config, singan_config, out, photo, landmarks)
   s, m = config.start_scale, config.variants
 
   def missing(name):
