@@ -204,7 +204,8 @@ def format_table(rows):
         f"{r.get('variant_mode', 'inject')} | {r.get('noise_gain', 1.0):g} | "
         f"{_face_gain_text(r)} | {name} | {r['diversity']:.3f} | "
         f"{r.get('diversity_face', float('nan')):.3f} / "
-        f"{r.get('diversity_outside', float('nan')):.3f} | {r['agreement']:.2f} | {r['au_drift']:.3f} "
+        f"{r.get('diversity_outside', float('nan')):.3f} | {r['agreement']:.2f} | "
+        f"{r['au_drift']:.3f} "
         f"({r['au_drift_max']:.3f}) | {r['intended']:.2f} / {r['intended_expression']:.2f} | "
         f"{'yes' if meets else 'no'} |")
   return "\n".join(lines)
@@ -295,7 +296,8 @@ if __name__ == "__main__":
   flags.DEFINE_enum("model", "singan", ["singan"], "Set by the SinGAN flagfiles; only singan.")
   tfsingan.flags.define_config_flags(SinGANConfig)
   flags.DEFINE_string("max_sizes", "48,64", "Sizes the photo is downsampled to before SinGAN.")
-  flags.DEFINE_string("noise_modes", "fixed,redrawn", "--coarsest_rec_noise settings (fixed: the paper's z*).")
+  flags.DEFINE_string("noise_modes", "fixed,redrawn",
+                      "--coarsest_rec_noise settings (fixed: the paper's z*).")
   flags.DEFINE_string("variant_modes", "inject,transfer", "expand's --variant_mode settings.")
   flags.DEFINE_string("start_scales", "0,1,2", "Start scales (0 = N, 1 = N-1, 2 = N-2).")
   flags.DEFINE_string("noise_gains", "1", "expand's --variant_noise_gain settings.")

@@ -107,7 +107,8 @@ def test_a_bad_gain_map_is_refused():
 def _regenerator(monkeypatch, landmarks=None, **overrides):
   config = SinGANimationConfig(singan_workdir="unused", start_scale=1, **overrides)
   photo = np.zeros(SHAPE, np.float32)
-  regen = pipeline._Regenerator(config, SinGANConfig(), "out", photo, landmarks)  # pylint: disable=protected-access
+  regen = pipeline._Regenerator(  # pylint: disable=protected-access
+      config, SinGANConfig(), "out", photo, landmarks)
   monkeypatch.setattr(regen, "_train", lambda *args: _model())
   regen.train_shared()
   return regen.shared
