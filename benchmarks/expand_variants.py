@@ -27,7 +27,9 @@ Then, per start scale:
                 diversity_face + (1 - face_fraction) x diversity_outside.
 
 `--face_gains` sweeps expand's `--variant_face_gain` (the noise gain inside the face,
-`--noise_gains` being the gain outside it; -1: no face region, one gain everywhere).
+`--noise_gains` being the gain outside it; -1: no face region, one gain everywhere);
+`--variant_seeds` repeats every setting with other seeds of the variants (the SinGAN
+stays the one of --seed).
 
 Start scale 0 (the paper's N) cannot take an injected image (there is no coarser
 scale to downsample it to): its row is the SinGAN's own random samples, scored
@@ -139,7 +141,7 @@ def score(scorer, expressions, variants):
 
 def run_setting(photo, image_spec, singan_config, start_scales, *, variant_modes, variants,
                 editor, ganimation_workdir, workdir, seed, scorer_args, noise_gains=(1.0,),
-                face_gains=(-1.0,), face_feather=0.15):
+                face_gains=(-1.0,), face_feather=0.15, variant_seeds=None):
   """Trains one SinGAN, expands the photo from every start scale, scores each."""
   # pylint: disable=import-outside-toplevel
   from tfsingan.common import image_io
@@ -150,19 +152,22 @@ def run_setting(photo, image_spec, singan_config, start_scales, *, variant_modes
   singan_workdir = os.path.join(workdir, "singan")
   rows, seconds = [], {}
   scorer = None
-  for mode, gain, face_gain, k in ((m, g, f, k) for m in variant_modes for g in noise_gains
-                                   for f in face_gains for k in start_scales):
+  variant_seeds = variant_seeds or [seed]
+  for vseed, mode, gain, face_gain, k in ((s, m, g, f, k) for s in variant_seeds
+                                          for m in variant_modes for g in noise_gains
+                                          for f in face_gains for k in start_scales):
     # inject cannot start at N: its row reads the expressions of the N-1 job.
     start = max(k, 1) if mode == "inject" else k
     name = f"expand_s{start}" if mode == "inject" else f"transfer_s{start}"
     name += "" if gain == 1.0 else f"_gain{gain:g}"
     if face_gain >= 0:
       name += f"_face{face_gain:g}" + ("" if face_feather == 0.15 else f"_f{face_feather:g}")
+    name += "" if vseed == seed else f"_seed{vseed}"
     out = os.path.join(workdir, name)
     config = SinGANimationConfig(
         image=image_spec, editor=editor, ganimation_workdir=ganimation_workdir,
         sweep_aus="", emotions="all", interpolate_steps=0, variants=variants,
-        start_scale=start, singan_workdir=singan_workdir, seed=seed, variant_mode=mode,
+        start_scale=start, singan_workdir=singan_workdir, seed=vseed, variant_mode=mode,
         variant_noise_gain=gain, variant_face_gain=face_gain,
         variant_face_feather=face_feather)
     t0 = time.perf_counter()
@@ -176,7 +181,7 @@ def run_setting(photo, image_spec, singan_config, start_scales, *, variant_modes
                                   quiet=True)
       expressions[e.name] = np.clip(imresize_np(image, size), 0.0, 1.0)
     if start != k:  # inject at N: the SinGAN's random samples, whatever the expression
-      samples = model.sample(variants, start_scale=0, seed=seed)
+      samples = model.sample(variants, start_scale=0, seed=vseed)
       found = {e: samples for e in expressions}
     else:
       found = {e: np.stack([image_io.load_image(os.path.join(
@@ -185,7 +190,7 @@ def run_setting(photo, image_spec, singan_config, start_scales, *, variant_modes
     scorer = scorer or Scorer(photo, size, **scorer_args)
     row = score(scorer, expressions, found)
     row.update(variant_mode=mode, start_scale=k, num_scales=model.num_scales, size=list(size),
-               noise_gain=gain, face_gain=face_gain,
+               noise_gain=gain, face_gain=face_gain, variant_seed=vseed,
                face_feather=face_feather if face_gain >= 0 else None)
     rows.append(row)
   return rows, seconds
@@ -243,6 +248,9 @@ def main(argv):
   if any(-1.0 < g < 0.0 for g in face_gains):
     raise UserInputError(f"--face_gains={f.face_gains}: expected -1 (no face region) or gains "
                          "in [0, 100]")
+  variant_seeds = _ints(f.variant_seeds, "variant_seeds") or None
+  if variant_seeds and min(variant_seeds) < 0:
+    raise UserInputError(f"--variant_seeds={f.variant_seeds}: expected integers >= 0")
   if not 0.0 <= f.face_feather <= 1.0:
     raise UserInputError(f"--face_feather={f.face_feather}: expected a number in [0, 1]")
   modes = [m.strip() for m in f.noise_modes.split(",") if m.strip()]
@@ -272,7 +280,7 @@ def main(argv):
         variants=f.variants, editor=f.editor,
         ganimation_workdir=f.ganimation_workdir, workdir=workdir, seed=base.seed,
         scorer_args={"emotion_model": f.emotion_model or None}, noise_gains=gains,
-        face_gains=face_gains, face_feather=f.face_feather)
+        face_gains=face_gains, face_feather=f.face_feather, variant_seeds=variant_seeds)
     for r in rows:
       r.update(max_size=size, noise_mode=mode)
     result["rows"] += rows
@@ -303,6 +311,8 @@ if __name__ == "__main__":
   flags.DEFINE_string("noise_gains", "1", "expand's --variant_noise_gain settings.")
   flags.DEFINE_string("face_gains", "-1", "expand's --variant_face_gain settings (-1: none).")
   flags.DEFINE_float("face_feather", 0.15, "expand's --variant_face_feather.")
+  flags.DEFINE_string("variant_seeds", "", "Seeds of the variants (expand's --seed; the "
+                      "SinGAN keeps --seed); default: --seed.")
   flags.DEFINE_integer("variants", 8, "Variants of each expression.", lower_bound=2)
   flags.DEFINE_enum("editor", "warp", ["warp", "ganimation"], "What makes the expressions.")
   flags.DEFINE_string("ganimation_workdir", "", "GANimation run (--editor=ganimation).")
