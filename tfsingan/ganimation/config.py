@@ -12,6 +12,10 @@ Loss reductions behind the weights (see `tfsingan.ganimation.losses`):
   lambda_tv    total variation summed over each mask and averaged over the batch
                (again for both masks). The public code sums over the batch too, with
                1e-5 at batch 25: 2.5e-4 per example keeps that strength.
+  lambda_paired  not in the paper (0 = its objective): L1 averaged over pixels and
+               channels between G(x | y_t) and the exact render of x's identity
+               showing y_t, for images a renderer made (tfsingan.ganimation.pairs);
+               averaged over the batch, unpaired images counting 0.
 """
 
 import dataclasses
@@ -57,6 +61,10 @@ class GANimationConfig:
                              resume="notice", low=0.0)
   lambda_tv: float = field(2.5e-4, help="Weight of each mask's total variation (summed over "
                            "pixels, mean over the batch).", resume="notice", low=0.0)
+  lambda_paired: float = field(0.0, help="Weight of an L1 loss between G(x | y_t) and the "
+                               "render of x's identity showing y_t, for renderer images "
+                               "(synthetic or warp sets, or merged from them); 0 = the "
+                               "paper's unpaired objective.", resume="notice", low=0.0)
   critic_steps: int = field(5, help="Critic updates per generator update.", resume="notice", low=1)
   target_noise: float = field(0.1, help="Uniform noise added to the target AUs.", resume="notice",
                               low=0.0, high=1.0)

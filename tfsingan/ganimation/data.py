@@ -35,7 +35,7 @@ def decode_face(path, image_size):
 
 def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuffle=True,
                  flip=True, target_noise=0.1, deterministic=False, seed=0, repeat=True,
-                 strict=False, quiet=False, shuffle_buffer=10000, cache=True):
+                 strict=False, quiet=False, shuffle_buffer=10000, cache=True, paired=False):
   """The GANimation input pipeline.
 
   decode + resize (parallel) -> cache (uint8) -> shuffle -> random horizontal flip
@@ -64,6 +64,12 @@ def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuf
     shuffle_buffer: upper bound on the shuffle buffer (elements are 3*S*S bytes).
     cache: True to cache decoded images in memory, a path to cache on disk
       (for sets that do not fit in memory), False not to cache.
+    paired: pair each image that has partners (`tfsingan.ganimation.pairs`: renders
+      of its identity) with one of them, drawn uniformly: its target AUs are then
+      that partner's own AUs (no noise) and the element also holds
+      pair_image: (B, S, S, 3) the partner, flipped with the image, in [-1, 1];
+      pair_mask: (B,) 1 where the sample has a partner, else 0 (its pair_image is
+      zeros and its target AUs are drawn as without `paired`).
   """
   if image_size < 8:
     raise UserInputError(f"--image_size: {image_size} is too small; expected >= 8")
@@ -82,6 +88,11 @@ def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuf
   paths = [paths[i] for i in order]
   aus = aus[order]
   all_aus = tf.constant(aus)
+  if paired:
+    from tfsingan.ganimation import pairs  # pylint: disable=import-outside-toplevel
+    members, first, count, rank = (tf.constant(a) for a in pairs.partner_table(
+        paths, pairs.load_groups(data_dir)))
+    all_paths = tf.constant(paths)
 
   ds = tf.data.Dataset.from_tensor_slices((paths, aus, np.arange(n, dtype=np.int32)))
   ds = ds.map(lambda p, a, i: (decode_face(p, image_size), a, i),
@@ -121,12 +132,31 @@ def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuf
     noise = tf.random.stateless_uniform([NUM_AUS], seed=key + [0, 2], minval=-target_noise,
                                         maxval=target_noise)
     target = tf.clip_by_value(tf.gather(all_aus, other) + noise, 0.0, 1.0)
-    return img, src_aus, target
+    if not paired:
+      return img, src_aus, target
+    size = tf.gather(count, index)
+    has_pair = size >= 2
+    # Uniform over the other members of the image's group (rank skips the image);
+    # an image without partners points at itself.
+    r = tf.random.stateless_uniform([], seed=key + [0, 3], maxval=tf.maximum(size - 1, 1),
+                                    dtype=tf.int32)
+    skip = tf.cast(tf.logical_and(has_pair, r >= tf.gather(rank, index)), tf.int32)
+    partner = tf.gather(members, tf.gather(first, index) + r + skip)
+
+    def partner_image():
+      other_img = decode_face(tf.gather(all_paths, partner), image_size)
+      return (tf.image.stateless_random_flip_left_right(other_img, seed=key) if flip
+              else other_img)
+
+    pair_img = tf.cond(has_pair, partner_image,
+                       lambda: tf.zeros([image_size, image_size, 3], tf.uint8))
+    target = tf.where(has_pair, tf.gather(all_aus, partner), target)
+    return img, src_aus, target, pair_img, tf.cast(has_pair, tf.float32)
 
   ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.batch(batch_size, drop_remainder=True)
 
-  def finish(img, src_aus, target):
+  def finish(img, src_aus, target, *pair):
     src_aus = tf.ensure_shape(src_aus, [batch_size, NUM_AUS])
     target = tf.ensure_shape(target, [batch_size, NUM_AUS])
     image = tf.cast(img, tf.float32) / 127.5 - 1.0
@@ -135,6 +165,10 @@ def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuf
         "aus": src_aus,
         "target_aus": target,
     }
+    if paired:
+      pair_img = tf.cast(pair[0], tf.float32) / 127.5 - 1.0
+      out["pair_image"] = tf.ensure_shape(pair_img, [batch_size, image_size, image_size, 3])
+      out["pair_mask"] = tf.ensure_shape(pair[1], [batch_size])
     return out
 
   ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE)

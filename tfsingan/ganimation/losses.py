@@ -63,3 +63,16 @@ def attention_tv_loss(attention):
   dy = tf.reduce_sum(tf.abs(a[:, 1:, :, :] - a[:, :-1, :, :]), axis=[1, 2, 3])
   dx = tf.reduce_sum(tf.abs(a[:, :, 1:, :] - a[:, :, :-1, :]), axis=[1, 2, 3])
   return tf.reduce_mean(dy + dx)
+
+
+def paired_loss(output, render, mask):
+  """L1 between G(x | y_t) and the exact render of x's identity showing y_t (not in
+  the paper: `--lambda_paired`, for renderer data, where that truth exists).
+
+  Mean over pixels and channels of each example, times `mask` (B,) (1 where the
+  example has a render, 0 elsewhere), averaged over the whole batch: 0 when every
+  masked output equals its render, and unpaired examples add nothing.
+  """
+  diff = tf.abs(tf.cast(output, tf.float32) - tf.cast(render, tf.float32))
+  per_example = tf.reduce_mean(diff, axis=[1, 2, 3])
+  return tf.reduce_mean(per_example * tf.cast(mask, tf.float32))

@@ -72,6 +72,9 @@ class GANimationModel(keras.Model):
       reductions they go with are documented in `tfsingan.ganimation.config`.
     lambda_adv: weight of the adversarial terms (1 in the paper; 0 isolates the
       other terms in tests).
+    lambda_paired: weight of `losses.paired_loss` between G(x | y_t) and the batch's
+      "pair_image" (the render of x's identity showing y_t, where "pair_mask" is 1);
+      0 (the paper's objective) needs no pairs in the batch and logs no "paired".
     critic_steps: critic updates per generator update.
     save_memory: in generator iterations, run the generator's forward pass twice
       (once for the critic step, once recorded for the generator step, after the
@@ -89,8 +92,8 @@ class GANimationModel(keras.Model):
   """
 
   def __init__(self, generator, critic, *, lambda_gp=10.0, lambda_au=160.0, lambda_cyc=10.0,
-               lambda_mask=0.1, lambda_tv=2.5e-4, lambda_adv=1.0, critic_steps=5,
-               save_memory=True, **kwargs):
+               lambda_mask=0.1, lambda_tv=2.5e-4, lambda_adv=1.0, lambda_paired=0.0,
+               critic_steps=5, save_memory=True, **kwargs):
     super().__init__(**kwargs)
     self.generator = generator
     self.critic = critic
@@ -100,10 +103,11 @@ class GANimationModel(keras.Model):
     self.lambda_mask = float(lambda_mask)
     self.lambda_tv = float(lambda_tv)
     self.lambda_adv = float(lambda_adv)
+    self.lambda_paired = float(lambda_paired)
     self.critic_steps = int(critic_steps)
     self.save_memory = bool(save_memory)
-    self.trackers = {name: keras.metrics.Mean(name=name)
-                     for name in CRITIC_METRICS + GENERATOR_METRICS}
+    names = CRITIC_METRICS + GENERATOR_METRICS + (("paired",) if self.lambda_paired else ())
+    self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
   def compile(self, d_optimizer, g_optimizer, jit_compile=False, **kwargs):
     super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
@@ -143,17 +147,18 @@ class GANimationModel(keras.Model):
     total = self.lambda_adv * d_adv + self.lambda_gp * gp + self.lambda_au * d_au
     return total, {"d_loss": total, "d_adv": d_adv, "gp": gp, "d_au": d_au}
 
-  def generator_losses(self, image, aus, target_aus, fake, attention):
+  def generator_losses(self, image, aus, target_aus, fake, attention, pair=None):
     """Weighted generator objective given the forward pass `fake, attention`."""
-    total, logs = self._losses_after_fake(image, aus, target_aus, fake)
+    total, logs = self._losses_after_fake(image, aus, target_aus, fake, pair)
     weighted, mask_mean, mask_tv = self._attention_losses(attention)
     logs["mask_mean"] += mask_mean
     logs["mask_tv"] += mask_tv
     logs["g_loss"] = total + weighted
     return total + weighted, logs
 
-  def _losses_after_fake(self, image, aus, target_aus, fake):
-    """The terms that depend on the forward pass only through the fake image."""
+  def _losses_after_fake(self, image, aus, target_aus, fake, pair=None):
+    """The terms that depend on the forward pass only through the fake image;
+    `pair`: (pair_image, pair_mask) when lambda_paired > 0."""
     fake_scores, fake_aus = self.critic(fake)
     # In a graph, ops without data dependencies may run together; ordering the
     # cycle pass after the critic (itself after the critic's update) keeps the
@@ -165,8 +170,13 @@ class GANimationModel(keras.Model):
     rec = losses.cycle_loss(reconstruction, image)
     weighted, mask_mean, mask_tv = self._attention_losses(rec_attention)
     total = self.lambda_adv * g_adv + self.lambda_au * g_au + self.lambda_cyc * rec + weighted
-    return total, {"g_loss": total, "g_adv": g_adv, "g_au": g_au, "rec_loss": rec,
-                   "mask_mean": mask_mean, "mask_tv": mask_tv}
+    logs = {"g_loss": total, "g_adv": g_adv, "g_au": g_au, "rec_loss": rec,
+            "mask_mean": mask_mean, "mask_tv": mask_tv}
+    if self.lambda_paired:
+      logs["paired"] = losses.paired_loss(fake, *pair)
+      total = total + self.lambda_paired * logs["paired"]
+      logs["g_loss"] = total
+    return total, logs
 
   def _attention_losses(self, attention):
     mask_mean = losses.attention_mean_loss(attention)
@@ -203,6 +213,12 @@ class GANimationModel(keras.Model):
     image = tf.cast(batch["image"], tf.float32)
     aus = tf.cast(batch["aus"], tf.float32)
     target_aus = tf.cast(batch["target_aus"], tf.float32)
+    pair = None
+    if self.lambda_paired and train_generator:
+      if "pair_image" not in batch:
+        raise ValueError("lambda_paired > 0 needs batches with pair_image and pair_mask "
+                         "(make_dataset(..., paired=True))")
+      pair = (tf.cast(batch["pair_image"], tf.float32), tf.cast(batch["pair_mask"], tf.float32))
 
     if not train_generator:
       fake, _, _ = self.generator((image, target_aus))
@@ -217,7 +233,7 @@ class GANimationModel(keras.Model):
         fake, attention, _ = self.generator((image, target_aus))
         with g_tape.stop_recording():
           logs = dict(self.critic_update(image, aus, fake))
-        total, g_logs = self.generator_losses(image, aus, target_aus, fake, attention)
+        total, g_logs = self.generator_losses(image, aus, target_aus, fake, attention, pair)
         scaled = self._scaled(self.g_optimizer, total)
       grads = g_tape.gradient(scaled, g_vars)
       self.g_optimizer.apply(grads, g_vars)
@@ -231,7 +247,7 @@ class GANimationModel(keras.Model):
     # pass, its attention), differentiated with respect to G and to the fake.
     with tf.GradientTape() as tape:
       tape.watch(fake)
-      after, g_logs = self._losses_after_fake(image, aus, target_aus, fake)
+      after, g_logs = self._losses_after_fake(image, aus, target_aus, fake, pair)
       scaled = self._scaled(self.g_optimizer, after)
     grads = tape.gradient(scaled, g_vars + [fake])
     grads, fake_grad = grads[:-1], grads[-1]

@@ -29,6 +29,7 @@ from tfsingan.errors import UserInputError
 from tfsingan.ganimation import data as data_lib
 from tfsingan.ganimation import model as model_lib
 from tfsingan.ganimation import networks
+from tfsingan.ganimation import pairs
 from tfsingan.ganimation.config import GANimationConfig
 
 from tfsingan.ganimation.inference import CHECKPOINT_DIR
@@ -96,7 +97,8 @@ def build(config, total, decay, strategy=None):
     model = model_lib.GANimationModel(
         generator, critic, lambda_gp=config.lambda_gp, lambda_au=config.lambda_au,
         lambda_cyc=config.lambda_cyc, lambda_mask=config.lambda_mask,
-        lambda_tv=config.lambda_tv, critic_steps=config.critic_steps,
+        lambda_tv=config.lambda_tv, lambda_paired=config.lambda_paired,
+        critic_steps=config.critic_steps,
         save_memory=config.save_memory)
     # The generator steps once every critic_steps iterations: its schedule counts
     # its own steps.
@@ -112,7 +114,7 @@ def build(config, total, decay, strategy=None):
   return model
 
 
-LOSS_KEYS = ("d_loss", "g_loss", "gp", "d_au", "g_au", "rec_loss", "mask_mean")
+LOSS_KEYS = ("d_loss", "g_loss", "gp", "d_au", "g_au", "rec_loss", "paired", "mask_mean")
 
 
 def _loss_text(logs):
@@ -153,6 +155,7 @@ def run(config: GANimationConfig, workdir):
   rundir.check_folder_path(workdir)
   rundir.check_run(workdir, None, "ganimation")
   paths, _ = data_lib.load_index(config.data_dir, "train", strict=config.strict)
+  pairs.check_paired(config.data_dir, paths, config.lambda_paired)
   strategy = make_strategy(config.strategy)
   # After the strategy: multi_worker needs TF_CONFIG before TensorFlow looks for GPUs.
   config = precision_lib.resolve_config(
@@ -209,7 +212,8 @@ def _train(config, workdir, out_dir, num_train, strategy):
                                  batch_size=batch_size, shuffle=True, flip=config.flip,
                                  target_noise=config.target_noise,
                                  deterministic=config.deterministic, seed=seed, repeat=True,
-                                 strict=config.strict, quiet=True)
+                                 strict=config.strict, quiet=True,
+                                 paired=config.lambda_paired > 0)
 
   # A resumed run draws fresh batches rather than replaying the first ones.
   if config.strategy == "multi_worker":

@@ -9,6 +9,10 @@ and test_ids.csv. Image ids are prefixed with their input's folder name, so two
 inputs never collide; each input keeps its own split (an input whose test split
 is empty gives nothing to test_ids.csv). The AUs are stored as read (OpenFace's
 0..5 scale), so training on OUT sees exactly what it would see on the inputs.
+The identity groups of renderer inputs (`tfsingan.ganimation.pairs`: which images
+render one identity, the pairs of `--lambda_paired`) go into
+OUT/identity_groups.csv, each group prefixed with its input's name; OUT has no such
+file when no input keeps groups.
 """
 
 import os
@@ -52,6 +56,7 @@ def merge(inputs, out, *, quiet=False):
   {input prefix: {split: images}}."""
   from tfsingan.ganimation import layouts  # pylint: disable=import-outside-toplevel  (no TensorFlow)
   from tfsingan.ganimation.aus import AU_SCALE  # pylint: disable=import-outside-toplevel
+  from tfsingan.ganimation import pairs as pairs_lib  # pylint: disable=import-outside-toplevel
   pairs = _inputs(",".join(inputs) if isinstance(inputs, (list, tuple)) else inputs)
   if os.path.exists(out) and not os.path.isdir(out):
     raise UserInputError(f"--out: {out} exists and is not a folder")
@@ -60,9 +65,10 @@ def merge(inputs, out, *, quiet=False):
     raise UserInputError(f"--out: {out} is one of the inputs; expected a new folder")
   img_dir = os.path.join(out, "imgs")
   os.makedirs(img_dir, exist_ok=True)
-  table, ids, counts = {}, {s: [] for s in SPLITS}, {}
+  table, ids, counts, groups = {}, {s: [] for s in SPLITS}, {}, []
   for folder, prefix in pairs:
     counts[prefix] = {}
+    input_groups = pairs_lib.load_groups(folder)
     for split in SPLITS:
       try:
         paths, aus = layouts.load_index(folder, split, quiet=quiet)
@@ -76,11 +82,19 @@ def merge(inputs, out, *, quiet=False):
         table[os.path.splitext(name)[0]] = np.round(np.asarray(unit, np.float64) *
                                                    AU_SCALE, 4)
         ids[split].append(name)
+        group = input_groups.get(os.path.splitext(os.path.basename(path))[0])
+        if group is not None:
+          groups.append((name, f"{prefix}/{group}"))
       counts[prefix][split] = len(paths)
   atomic_write_bytes(os.path.join(out, layouts.PICKLE_NAME), pickle.dumps(table, protocol=2))
   for split in SPLITS:
     atomic_write_bytes(os.path.join(out, f"{split}_ids.csv"),
                        "".join(n + "\n" for n in ids[split]).encode())
+  groups_path = os.path.join(out, pairs_lib.GROUPS_NAME)
+  if groups:
+    pairs_lib.write_groups(groups_path, groups)
+  elif os.path.exists(groups_path):  # a folder merged before from other inputs
+    os.remove(groups_path)
   if not quiet:
     print(f"wrote {out}: " + "; ".join(
         f"{p}: {c['train']} train, {c['test']} test" for p, c in counts.items()))
