@@ -62,6 +62,22 @@ def test_xla_per_scale_by_pixels_and_iterations():
                                              (25, 25))
 
 
+@pytest.mark.parametrize("flags, environ, xla_at_126", [
+    (AVX2_CPU, {}, True),
+    (BF16_CPU, {"ONEDNN_MAX_CPU_ISA": "AVX2"}, True),
+    (BF16_CPU, {}, False),
+    (AVX512_CPU, {}, False),
+])
+def test_float32_xla_by_cpu_kind(flags, environ, xla_at_126):
+  # Measured (the table's comments): XLA wins every float32 scale on AVX2; on AVX-512
+  # oneDNN's kernels win from the middle scales on, XLA only at the coarse ones.
+  config = execution.resolve_singan(SinGANConfig(precision="float32", iterations=2000),
+                                    flags, environ, quiet=True)
+  assert execution.singan_scale_uses_xla(config, (25, 25))
+  assert execution.singan_scale_uses_xla(config, (126, 126)) == xla_at_126
+  assert execution.singan_scale_uses_xla(config, (250, 250)) == xla_at_126
+
+
 def test_batch_norm_threshold_is_applied_and_auto_is_this_cpus():
   before = PerExampleBatchNorm.FUSED_MIN_PIXELS
   try:

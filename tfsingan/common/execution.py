@@ -67,9 +67,15 @@ _EVERY_SCALE = 10**9
 SINGAN = {
     "avx2": SinGANExecution(xla_max_pixels=_EVERY_SCALE, xla_max_pixels_mixed=32 * 32,
                             xla_min_iterations=500, fused_bn_min_pixels=56 * 56),
-    "avx512": SinGANExecution(xla_max_pixels=_EVERY_SCALE, xla_max_pixels_mixed=32 * 32,
+    # As is on the idle AVX512-BF16/AMX Xeon (2 threads, float32, seconds per iteration,
+    # tf.function / XLA; benchmarks/results/avx2_table_singan_asis_crossover.json):
+    # 25x25 0.079 / 0.031, 40x40 0.091 / 0.070, 63x63 0.407 / 0.432, 80x80 0.556 / 0.670,
+    # 100x100 0.877 / 1.090, 126x126 1.394 / 1.70-1.83, 250x250 18.1 / 21.3. So XLA up to
+    # 40x40 (50x50 not measured) and oneDNN's kernels above. "avx512" without bfloat16
+    # was not measured: the same float32 kernels, so the same choice.
+    "avx512": SinGANExecution(xla_max_pixels=40 * 40, xla_max_pixels_mixed=32 * 32,
                               xla_min_iterations=500, fused_bn_min_pixels=56 * 56),
-    "avx512_bf16": SinGANExecution(xla_max_pixels=_EVERY_SCALE,
+    "avx512_bf16": SinGANExecution(xla_max_pixels=40 * 40,
                                    xla_max_pixels_mixed=32 * 32, xla_min_iterations=500,
                                    fused_bn_min_pixels=56 * 56),
 }
