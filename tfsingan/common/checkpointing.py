@@ -50,6 +50,17 @@ def read_json(path, default=None):
                          "again in a new --workdir") from None
 
 
+def read_lines(path, expected):
+  """The lines of the text file `path` (a leading BOM dropped); one `UserInputError`
+  naming the file and `expected` (what it should hold) if it cannot be read."""
+  try:
+    with open(path, "r", encoding="utf-8-sig") as f:
+      return f.read().splitlines()
+  except (OSError, UnicodeDecodeError) as e:
+    raise UserInputError(f"{path}: cannot read it ({type(e).__name__}: {e}); expected "
+                         f"{expected}") from None
+
+
 def save_weights(model, path):
   """`model.save_weights(path)` (a `.weights.h5` file), atomically."""
   folder = os.path.dirname(os.path.abspath(path))

@@ -37,6 +37,7 @@ import sys
 
 import numpy as np
 
+from tfsingan.common import checkpointing
 from tfsingan.common import image_io
 from tfsingan.errors import UserInputError
 from tfsingan.ganimation.aus import AU_NAMES, AU_SCALE, NUM_AUS
@@ -101,14 +102,8 @@ def _in_hashed_split(file_name, split):
 
 def _read_ids_csv(path):
   """One image file name per line (first comma-separated field; blank lines ignored)."""
-  try:
-    with open(path, "r", encoding="utf-8-sig") as f:
-      lines = f.read().splitlines()
-  except (OSError, UnicodeDecodeError) as e:
-    raise UserInputError(f"{path}: cannot read the id list ({e}); expected one file "
-                         "name per line") from None
   names = []
-  for line in lines:
+  for line in checkpointing.read_lines(path, "an id list, one file name per line"):
     name = line.split(",")[0].strip().strip('"')
     if name:
       names.append(os.path.basename(name))

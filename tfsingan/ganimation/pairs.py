@@ -18,6 +18,7 @@ import os
 
 import numpy as np
 
+from tfsingan.common import checkpointing
 from tfsingan.errors import UserInputError
 
 GROUPS_NAME = "identity_groups.csv"
@@ -29,12 +30,8 @@ def _stem(name):
 
 def _read_csv(path):
   groups = {}
-  try:
-    with open(path, "r", encoding="utf-8") as f:
-      lines = f.read().splitlines()
-  except (OSError, UnicodeDecodeError) as e:
-    raise UserInputError(f"{path}: unreadable ({type(e).__name__}); expected "
-                         "`file_name,group` lines written by tfsingan.prepare.merge") from None
+  lines = checkpointing.read_lines(
+      path, "`file_name,group` lines written by tfsingan.prepare.merge")
   for number, line in enumerate(lines, 1):
     if not line.strip():
       continue
