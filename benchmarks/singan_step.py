@@ -109,16 +109,18 @@ print("RESULT " + json.dumps({
 
 
 def build_step(spec):
-  """(step function, model, config, chosen) of one spec: a SinGANScale at spec["scale"]
-  of spec["sizes"] with random frozen scales, for spec["mode"] and spec["precision"]."""
+  """(step function, model, config, chosen) of one spec: scale spec["scale"] of an
+  in-memory pyramid of spec["sizes"] (random reals, z* and frozen scales), built as the
+  trainer builds it, for spec["mode"] and spec["precision"]."""
   import numpy as np  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from tfsingan.singan import scales  # pylint: disable=import-outside-toplevel
-  from tfsingan.singan.config import SinGANConfig  # pylint: disable=import-outside-toplevel
-  from tfsingan.singan.model import SinGANScale  # pylint: disable=import-outside-toplevel
-  from tfsingan.singan.networks import build_scale_networks  # pylint: disable=import-outside-toplevel
-
   from tfsingan.common import execution  # pylint: disable=import-outside-toplevel
+  from tfsingan.singan import scales  # pylint: disable=import-outside-toplevel
+  from tfsingan.singan.concurrent import scale_model  # pylint: disable=import-outside-toplevel
+  from tfsingan.singan.config import SinGANConfig  # pylint: disable=import-outside-toplevel
+  from tfsingan.singan.networks import build_scale_networks  # pylint: disable=import-outside-toplevel
+  from tfsingan.singan.pyramid import RunPyramid  # pylint: disable=import-outside-toplevel
+
   set_threads(spec.get("threads", 0))
   sizes = [tuple(s) for s in spec["sizes"]]
   n = spec["scale"]
@@ -135,9 +137,11 @@ def build_step(spec):
   frozen = [build_scale_networks(widths[i], config, seed=i)[0] for i in range(n)]
   gen, critic = build_scale_networks(widths[n], config, seed=100)
   rng = np.random.default_rng(0)
-  real = rng.uniform(-1, 1, (*sizes[n], 3)).astype(np.float32)
-  model = SinGANScale(gen, critic, frozen, [1.0] + [0.1] * max(0, n - 1), sizes[:n + 1],
-                      real, 0.1, np.zeros_like(real), np.zeros_like(real), config)
+  reals = [rng.uniform(0, 1, (*size, 3)).astype(np.float32) for size in sizes[:n + 1]]
+  z_rec = rng.standard_normal((*sizes[0], 3)).astype(np.float32)
+  pyramid = RunPyramid.in_memory(sizes[:n + 1], reals, z_rec, frozen,
+                                 [1.0] + [0.1] * max(0, n - 1))
+  model = scale_model(gen, critic, pyramid.next_scale(config), config)
   model.compile()
   if spec["mode"] == "eager":
     step = model.train_step

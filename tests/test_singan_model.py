@@ -9,27 +9,24 @@ import pytest
 import tensorflow as tf
 
 from tfsingan.common import image_io
+from tfsingan.singan.concurrent import scale_model
 from tfsingan.singan.config import SinGANConfig
-from tfsingan.singan.model import SinGANScale
 from tfsingan.singan.networks import build_scale_networks
+from tfsingan.singan.pyramid import RunPyramid
 
 TINY = SinGANConfig(base_channels=8, max_channels=8)
 
 
-def _real(size=24):
-  return image_io.bundled_face(size) * 2.0 - 1.0
-
-
 def _scale_model(config=TINY, n=0, size=24, seed=0, optimizers=None):
-  """Scale n of a tiny pyramid whose coarser scales are untrained generators."""
+  """Scale n of a tiny in-memory pyramid whose coarser scales are untrained generators,
+  built as the trainer builds it (`RunPyramid.next_scale`, `scale_model`)."""
   sizes = [(size - 4 * (n - i), size - 4 * (n - i)) for i in range(n + 1)]
   frozen = [build_scale_networks(8, config, seed=100 + i)[0] for i in range(n)]
   gen, critic = build_scale_networks(8, config, seed=seed)
-  real = image_io.bundled_face(sizes[-1][0]) * 2.0 - 1.0
-  z_rec = np.random.default_rng(seed).standard_normal(real.shape).astype(np.float32)
-  model = SinGANScale(gen, critic, frozen, [1.0] + [0.1] * (n - 1), sizes, real,
-                      1.0 if n == 0 else 0.1, np.zeros_like(real),
-                      z_rec if n == 0 else np.zeros_like(real), config, seed=seed)
+  reals = [image_io.bundled_face(h) for h, _ in sizes]
+  z_rec = np.random.default_rng(seed).standard_normal((*sizes[0], 3)).astype(np.float32)
+  pyramid = RunPyramid.in_memory(sizes, reals, z_rec, frozen, [1.0] + [0.1] * (n - 1))
+  model = scale_model(gen, critic, pyramid.next_scale(config), config, seed=seed)
   model.compile(**(optimizers or {}))
   return model
 

@@ -12,10 +12,12 @@ from tfsingan.common import image_io
 from tfsingan.singan import scales
 from tfsingan.singan import trainer
 from tfsingan.singan.concurrent import ConcurrentScales
+from tfsingan.singan.concurrent import scale_model
 from tfsingan.singan.config import SinGANConfig
 from tfsingan.singan.config import resolve_schedule
 from tfsingan.singan.inference import TrainedSinGAN
 from tfsingan.singan.networks import build_scale_networks
+from tfsingan.singan.pyramid import RunPyramid
 
 TINY = SinGANConfig(schedule="concurrent", max_size=24, min_size=12, num_stages=3,
                     train_depth=2, base_channels=8, max_channels=8, iterations=4,
@@ -48,15 +50,17 @@ def test_concurrent_takes_consingan_defaults_only_where_left_at_the_paper_ones()
 
 
 def _model(depth=3, n=2, config=TINY):
+  """Stage n of a tiny in-memory pyramid (untrained finished stages), built as the
+  trainer builds it (`RunPyramid.next_scale`, `scale_model`)."""
   config = dataclasses.replace(config, train_depth=depth)
   sizes = [(12, 12), (16, 16), (20, 20)][:n + 1]
   gens = [build_scale_networks(8, config, seed=10 * i)[0] for i in range(n)]
   gen, critic = build_scale_networks(8, config, seed=99)
-  lo = n + 1 - min(depth, n + 1)
-  real = image_io.bundled_face(20)[:sizes[n][0], :sizes[n][1]] * 2.0 - 1.0
+  reals = [image_io.bundled_face(20)[:h, :w] for h, w in sizes]
   z = np.random.default_rng(0).standard_normal((*sizes[0], 3)).astype(np.float32)
-  model = ConcurrentScales(gen, critic, gens[lo:], gens[:lo], [1.0, 0.1][:n], sizes, real,
-                           0.1, np.zeros((*sizes[lo], 3), np.float32), z, config, seed=1)
+  pyramid = RunPyramid.in_memory(sizes, reals, z, gens, [1.0, 0.1][:n])
+  model = scale_model(gen, critic, pyramid.next_scale(config), config, seed=1)
+  assert isinstance(model, ConcurrentScales)
   model.compile()
   return model, gens
 

@@ -20,29 +20,21 @@ class ConcurrentScales(SinGANScale):
 
   Args:
     generator, critic: stage n's networks (built).
-    lower_generators: the finished generators of stages lo..n-1, trained further here.
-    frozen_generators: the generators of stages 0..lo-1 (run forward only).
-    noise_amps: noise amplitudes of stages 0..n-1.
-    sizes: (height, width) of stages 0..n.
-    real: stage n's training image, H x W x 3 in [-1, 1].
-    noise_amp: stage n's noise amplitude.
-    prev_rec: the reconstruction entering stage lo (zeros when lo = 0), at sizes[lo].
-    z_rec: the coarsest stage's fixed reconstruction noise z*.
+    inputs: the stage's `tfsingan.singan.pyramid.ScaleInputs` with lo < n: stages
+      lo..n-1 (`inputs.lower_generators`) train further, 0..lo-1 run forward only;
+      `inputs.prev_rec` enters stage lo.
     config: a SinGANConfig (train_depth, lr_scale).
     seed: seed of the noise generator.
 
   Reference: Hinz et al., "Improved Techniques for Training Single-Image GANs", WACV 2021.
   """
 
-  def __init__(self, generator, critic, lower_generators, frozen_generators, noise_amps,
-               sizes, real, noise_amp, prev_rec, z_rec, config, seed=0, **kwargs):
-    lo = len(frozen_generators)
-    super().__init__(generator, critic, frozen_generators, noise_amps[:lo], sizes, real,
-                     noise_amp, prev_rec, z_rec, config, seed=seed, **kwargs)
-    self.lower_generators = list(lower_generators)
+  def __init__(self, generator, critic, inputs, config, seed=0, **kwargs):
+    super().__init__(generator, critic, inputs, config, seed=seed, **kwargs)
+    self.lower_generators = list(inputs.lower_generators)
     for g in self.lower_generators:
       g.trainable = True
-    self.lower_noise_amps = [float(a) for a in noise_amps[lo:]]
+    self.lower_noise_amps = [float(a) for a in inputs.noise_amps[inputs.lo:]]
     self.lower_optimizers = []
 
   @property
@@ -98,3 +90,11 @@ class ConcurrentScales(SinGANScale):
         part = [tf.where(tf.math.is_finite(g), g / tf.cast(unscale, g.dtype), 0.0)
                 for g in part]
       opt.apply(part, gen_vars)
+
+
+def scale_model(generator, critic, inputs, config, seed=0):
+  """The model that trains `inputs` (a `ScaleInputs`): a SinGANScale on the paper's
+  schedule, a ConcurrentScales where stages below n train too (lo < n). The trainer,
+  the benchmarks and the tests build their scale models here."""
+  cls = ConcurrentScales if inputs.lo < inputs.n else SinGANScale
+  return cls(generator, critic, inputs, config, seed=seed)

@@ -3,6 +3,7 @@
 generator updates, WGAN-GP plus the reconstruction loss."""
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfsingan.common import gan_losses
@@ -27,34 +28,30 @@ class SinGANScale(keras.Model):
 
   Args:
     generator, critic: this scale's networks (built).
-    frozen_generators: the trained generators of the coarser scales.
-    frozen_noise_amps: their noise amplitudes.
-    sizes: (height, width) of scales 0..n.
-    real: this scale's training image, H x W x 3 in [-1, 1].
-    noise_amp: this scale's noise amplitude.
-    prev_rec: the upsampled reconstruction entering this scale (H x W x 3; zeros
-      at the coarsest scale).
-    z_rec: this scale's reconstruction noise (the fixed z* at the coarsest scale,
-      zeros elsewhere), H x W x 3.
+    inputs: the `tfsingan.singan.pyramid.ScaleInputs` of scale n (its training image,
+      noise amplitude, the reconstruction entering it, z*, and the finished scales'
+      generators and noise amplitudes), as `RunPyramid.next_scale` hands them out.
     config: a SinGANConfig.
     seed: seed of the noise generator.
 
   Reference: Shaham, Dekel, Michaeli, "SinGAN", ICCV 2019.
   """
 
-  def __init__(self, generator, critic, frozen_generators, frozen_noise_amps, sizes, real,
-               noise_amp, prev_rec, z_rec, config, seed=0, **kwargs):
+  def __init__(self, generator, critic, inputs, config, seed=0, **kwargs):
     super().__init__(**kwargs)
     self.generator = generator
     self.critic = critic
-    self.frozen_generators = list(frozen_generators)
+    self.frozen_generators = list(inputs.frozen_generators)
     for g in self.frozen_generators:
       g.trainable = False
-    self.frozen_noise_amps = [float(a) for a in frozen_noise_amps]
-    self.sizes = [tuple(int(v) for v in s) for s in sizes]
-    self.real = tf.constant(real[None], tf.float32)
-    self.noise_amp = float(noise_amp)
-    self.prev_rec = tf.constant(prev_rec[None], tf.float32)
+    self.frozen_noise_amps = [float(a) for a in inputs.noise_amps[:inputs.lo]]
+    self.sizes = [tuple(int(v) for v in s) for s in inputs.sizes]
+    self.real = tf.constant(inputs.real[None], tf.float32)
+    self.noise_amp = float(inputs.noise_amp)
+    self.prev_rec = tf.constant(inputs.prev_rec[None], tf.float32)
+    # The reconstruction noise of the lowest trained stage: z* at the coarsest scale,
+    # zeros at every finer one (paper, sec. 2.2).
+    z_rec = inputs.z_rec if inputs.lo == 0 else np.zeros_like(inputs.real)
     self.z_rec = tf.constant(z_rec[None], tf.float32)
     self.config = config
     self.float16 = precision_lib.policy(config.precision) == "mixed_float16"

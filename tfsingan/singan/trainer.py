@@ -29,13 +29,11 @@ from tfsingan.common.progress import Progress
 from tfsingan.common.progress import format_seconds
 from tfsingan.common.resize import imresize_np
 from tfsingan.errors import UserInputError
-from tfsingan.singan import generate
 from tfsingan.singan import run_files
 from tfsingan.singan import scales
-from tfsingan.singan.concurrent import ConcurrentScales
+from tfsingan.singan.concurrent import scale_model
 from tfsingan.singan.config import SinGANConfig
 from tfsingan.singan.config import resolve_schedule
-from tfsingan.singan.model import SinGANScale
 from tfsingan.singan.networks import build_scale_networks
 from tfsingan.singan.pyramid import RunPyramid
 
@@ -77,8 +75,10 @@ def _pyramid(workdir, config):
 
 
 def _load_finished(pyramid, config, widths):
-  """The finished scales' (generators, last critic); a damaged scale is trained again."""
-  generators, critic = [], None
+  """Loads the finished scales' generators into `pyramid.generators`; returns the last
+  critic. A damaged scale is trained again."""
+  generators, critic = pyramid.generators, None
+  del generators[:]
   for n in range(pyramid.finished):
     try:
       gen, critic_n = pyramid.load_networks(n, config, widths[n])
@@ -90,16 +90,7 @@ def _load_finished(pyramid, config, widths):
       break
     generators.append(gen)
     critic = critic_n
-  return generators, critic
-
-
-def reconstruction_prev(generators, noise_amps, z_rec, sizes, n):
-  """The upsampled reconstruction entering scale n (zeros at n = 0), H x W x 3."""
-  if n == 0:
-    return np.zeros((*sizes[0], 3), np.float32)
-  rec = generate.run_scales(generators[:n], noise_amps,
-                            generate.reconstruction_noises(z_rec, sizes[:n]), sizes)
-  return generate.upsample(rec, sizes[n])[0].numpy()
+  return critic
 
 
 class RunEta:
@@ -206,11 +197,10 @@ def _train(config, pyramid):
   workdir = pyramid.workdir
   sizes = pyramid.sizes
   num_scales = len(sizes)
-  widths = [scales.channels_at(n, config.base_channels, config.max_channels,
-                               config.double_every) for n in range(num_scales)]
+  widths = pyramid.widths(config)
   execution.apply_batch_norm_threshold(config)
-  z_rec = pyramid.z_rec(seed=config.seed)
-  generators, critic_prev = _load_finished(pyramid, config, widths)
+  pyramid.z_rec(seed=config.seed)  # drawn and written before the first scale trains
+  critic_prev = _load_finished(pyramid, config, widths)
   if pyramid.finished >= num_scales:
     print(f"run in {workdir} is already trained ({num_scales} scales); nothing to do")
     return pyramid.data
@@ -225,54 +215,36 @@ def _train(config, pyramid):
                dict(enumerate(pyramid.seconds_per_iter)))
   t_start = time.monotonic()
   for n in range(pyramid.finished, num_scales):
-    gen, critic = _train_scale(n, config, pyramid, widths, generators, critic_prev, z_rec,
-                               writer, eta)
+    gen, critic = _train_scale(config, pyramid, critic_prev, writer, eta)
     frozen, _ = build_scale_networks(widths[n], config)
     frozen.set_weights(gen.get_weights())
-    generators.append(frozen)
+    pyramid.generators.append(frozen)
     critic_prev = critic
   print(f"finished {num_scales} scales in {format_seconds(time.monotonic() - t_start)}; "
         f"sample with: python -m tfsingan.sample --workdir={workdir}")
   return run_files.read_state(workdir)
 
 
-def scale_model(n, config, gen, critic, generators, pyramid, z_rec):
-  """(model, noise amplitude, lowest trained stage) for training stage n of `pyramid`:
-  a SinGANScale (paper; stages 0..n-1 in `generators` frozen) or, with
-  --schedule=concurrent, a ConcurrentScales that also trains stages lo..n-1."""
-  sizes, noise_amps = pyramid.sizes, pyramid.noise_amps
-  real = pyramid.reals[n] * 2.0 - 1.0
-  prev_rec = reconstruction_prev(generators, noise_amps, z_rec, sizes, n)
-  noise_amp = 1.0 if n == 0 else config.noise_amp * float(
-      np.sqrt(np.mean((real - prev_rec) ** 2)))
-  # XLA or not is chosen per scale (the step's graph differs: see SinGANScale.train_step).
-  config = dataclasses.replace(
-      config, jit_compile=execution.singan_scale_uses_xla(config, sizes[n]))
-  seed = config.seed * 1000 + n
-  lo = scales.trained_stages(n, config.train_depth)[0] if config.schedule == "concurrent" else n
-  if lo < n:
-    return ConcurrentScales(gen, critic, generators[lo:n], generators[:lo], noise_amps,
-                            sizes[:n + 1], real, noise_amp,
-                            reconstruction_prev(generators, noise_amps, z_rec, sizes, lo),
-                            z_rec, config, seed=seed), noise_amp, lo
-  z_here = z_rec if n == 0 else np.zeros_like(real)
-  return SinGANScale(gen, critic, generators, noise_amps, sizes[:n + 1], real, noise_amp,
-                     prev_rec, z_here, config, seed=seed), noise_amp, lo
-
-
-def _train_scale(n, config, pyramid, widths, generators, critic_prev, z_rec, writer, eta):
-  """Trains scale n; writes its weights and marks it finished in state.json."""
+def _train_scale(config, pyramid, critic_prev, writer, eta):
+  """Trains the pyramid's next scale n (stages lo..n with --schedule=concurrent); writes
+  its weights and marks it finished in state.json."""
+  n, widths = pyramid.finished, pyramid.widths(config)
   eta.start_scale(n, time.monotonic())
   gen, critic = build_scale_networks(widths[n], config, seed=config.seed + 17 * n)
   if config.init_from_previous and n > 0 and widths[n] == widths[n - 1]:
-    gen.set_weights(generators[n - 1].get_weights())
+    gen.set_weights(pyramid.generators[n - 1].get_weights())
     critic.set_weights(critic_prev.get_weights())
-  model, noise_amp, lo = scale_model(n, config, gen, critic, generators, pyramid, z_rec)
+  inputs = pyramid.next_scale(config)
+  lo = inputs.lo
+  # XLA or not is chosen per scale (the step's graph differs: see SinGANScale.train_step).
+  config = dataclasses.replace(
+      config, jit_compile=execution.singan_scale_uses_xla(config, inputs.sizes[n]))
+  model = scale_model(gen, critic, inputs, config, seed=config.seed * 1000 + n)
   model.compile()
   lower = {}
-  for j, i in enumerate(range(lo, n)):  # the concurrent schedule's lower stages
-    lower[f"generator_{i}"] = generators[i]
-    lower[f"g_optimizer_{i}"] = model.lower_optimizers[j]
+  for j, gen_i in enumerate(inputs.lower_generators):  # the concurrent schedule's
+    lower[f"generator_{lo + j}"] = gen_i
+    lower[f"g_optimizer_{lo + j}"] = model.lower_optimizers[j]
   ckpt = checkpointing.RunCheckpoint(
       os.path.join(pyramid.workdir, "checkpoints"), generator=gen, critic=critic,
       g_optimizer=model.g_optimizer, d_optimizer=model.d_optimizer, rng=model.rng, **lower)
@@ -310,9 +282,9 @@ def _train_scale(n, config, pyramid, widths, generators, critic_prev, z_rec, wri
       extra = f"rec {float(logs['rec_loss']):.4f} {extra}"
     progress.update(done, extra)
   seconds_per_iter = eta.finish_scale(time.monotonic())
-  for i in range(lo, n):  # trained further, before state.json says stage n is done
-    pyramid.save_networks(i, generators[i])
-  pyramid.finish_scale(n, gen, critic, noise_amp, seconds_per_iter)
+  for j, gen_i in enumerate(inputs.lower_generators):  # trained further, before
+    pyramid.save_networks(lo + j, gen_i)  # state.json says stage n is done
+  pyramid.finish_scale(n, gen, critic, inputs.noise_amp, seconds_per_iter)
   ckpt.clear()
   writer.flush()
   return gen, critic
