@@ -88,7 +88,7 @@ class Scorer:
     self.reader = faces.AUReader(face_landmarker)
     self.emotion = emotion
     # The face's hull (expand's face region, no feather) at the SinGAN's size.
-    hull = 1.0 - face_region.outside_mask(face_region.read_landmarks(photo, face_landmarker),
+    hull = 1.0 - face_region.outside_mask(face_region.read_face(photo, face_landmarker)[0],
                                           photo.shape, feather=0.0)
     self.face = cv2.resize(hull, (size[1], size[0]), interpolation=cv2.INTER_AREA) >= 0.5
 

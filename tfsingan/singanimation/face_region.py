@@ -55,10 +55,11 @@ def gain_map(mask, outside_gain, face_gain):
   return (face_gain + (outside_gain - face_gain) * mask).astype(np.float32)
 
 
-def read_landmarks(photo01, face_landmarker=None, *, what="--image"):
-  """The photo's largest face's dense landmarks (478, 2) in photo pixels."""
+def read_face(photo01, face_landmarker=None, *, what="--image"):
+  """The photo's largest face as `tfsingan.synthetic.photos.read_face` reads it:
+  (dense landmarks (478, 2), landmarks5 (5, 2), aus (17,)), in photo pixels."""
   # pylint: disable=import-outside-toplevel
   from tfsingan import faces
   from tfsingan.synthetic import photos
   reader = faces.AUReader(face_landmarker=face_landmarker or None)
-  return photos.read_face(np.asarray(photo01, np.float32), reader, what=what)[0]
+  return photos.read_face(np.asarray(photo01, np.float32), reader, what=what)

@@ -172,10 +172,11 @@ class _Editor:
 
 
 class _WarpEditor:
-  """The landmark warp (tfsingan/synthetic/warp.py), reading the face on first use."""
+  """The landmark warp (tfsingan/synthetic/warp.py), reading the face on first use
+  unless `face` (`face_region.read_face` of the photo) was read already."""
 
-  def __init__(self, config, photo, source_aus=None):
-    self.config, self.photo, self.editor = config, photo, None
+  def __init__(self, config, photo, source_aus=None, face=None):
+    self.config, self.photo, self.editor, self.face = config, photo, None, face
     # An --aus spec: --source_aus as given, or the AUs read for --source_aus=auto.
     self.source_aus = config.source_aus if source_aus is None else source_aus
 
@@ -184,7 +185,8 @@ class _WarpEditor:
       from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
       self.editor = photos.WarpEditor(
           self.photo, source_aus=aus_lib.parse_aus(self.source_aus, what="--source_aus"),
-          face_landmarker=self.config.face_landmarker or None, what="--image")
+          face_landmarker=self.config.face_landmarker or None, what="--image",
+          face=self.face)
     return self.editor(aus)
 
 
@@ -281,13 +283,13 @@ def run(config, singan_config, out):
     # Every input is checked before the job state claims `out` and SinGAN trains.
     first_face = _first_face(config, photo, plan, state, auto)
     _check_runs(config, singan_config, out)
-    landmarks = None
+    face_read = None
     if config.variant_face_gain >= 0:  # a photo without a face fails here
-      landmarks = face_region.read_landmarks(photo, config.face_landmarker,
-                                             what=config.image or "the bundled face")
+      face_read = face_region.read_face(photo, config.face_landmarker,
+                                        what=config.image or "the bundled face")
     run_dir.start()
     state = start_job(out, settings, state, first_face)
-    return _make(config, singan_config, out, photo, source_photo, plan, state, auto, landmarks)
+    return _make(config, singan_config, out, photo, source_photo, plan, state, auto, face_read)
 
 
 def _first_face(config, photo, plan, state, auto):
@@ -313,7 +315,7 @@ def _check_runs(config, singan_config, out):
                      "singan", flag)
 
 
-def _make(config, singan_config, out, photo, source_photo, plan, state, auto, landmarks=None):
+def _make(config, singan_config, out, photo, source_photo, plan, state, auto, face_read=None):
   face = _Face(config, photo, state, out)
   spec = None
   if auto:
@@ -321,10 +323,11 @@ def _make(config, singan_config, out, photo, source_photo, plan, state, auto, la
     print(f"source AUs read: {aus_lib.format_aus(aus_lib.parse_aus(spec))}", flush=True)
     plan = expressions_lib.plan_expressions(config, source_aus=spec)
   if config.editor == "warp":
-    edit = _WarpEditor(config, photo, spec)
+    edit = _WarpEditor(config, photo, spec, face_read)
   else:
     edit = _Editor(config, photo, face)
-  regenerate = _Regenerator(config, singan_config, out, photo, landmarks)
+  regenerate = _Regenerator(config, singan_config, out, photo,
+                            None if face_read is None else face_read[0])
   s, m = config.start_scale, config.variants
 
   def missing(name):

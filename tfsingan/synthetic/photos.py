@@ -189,15 +189,19 @@ class WarpEditor:
       GANimation editor assumes; "auto": the AUs the reader reads on the photo.
     face_landmarker: MediaPipe's face_landmarker.task (None: the installed copy).
     reader: a `tfsingan.faces.AUReader` to use instead.
+    face: the photo's face as `read_face` returns it, when the caller has read it
+      already (then no reader runs).
   """
 
   def __init__(self, photo01, *, source_aus=None, face_landmarker=None, reader=None,
-               what="--image"):
-    if reader is None:
-      from tfsingan import faces  # pylint: disable=import-outside-toplevel
-      reader = faces.AUReader(face_landmarker=face_landmarker)
+               what="--image", face=None):
     self.photo = np.asarray(photo01, np.float32)
-    self.landmarks, self.landmarks5, self.read_aus = read_face(self.photo, reader, what=what)
+    if face is None:
+      if reader is None:
+        from tfsingan import faces  # pylint: disable=import-outside-toplevel
+        reader = faces.AUReader(face_landmarker=face_landmarker)
+      face = read_face(self.photo, reader, what=what)
+    self.landmarks, self.landmarks5, self.read_aus = face
     # The ring stays inside the footprint of the face's aligned crop (faces.align, as
     # prepare / animate / paste_back): no pixel outside that crop changes.
     from tfsingan import faces  # pylint: disable=import-outside-toplevel
