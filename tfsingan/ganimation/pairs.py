@@ -19,6 +19,7 @@ import os
 import numpy as np
 
 from tfsingan.common import checkpointing
+from tfsingan.common.image_io import atomic_write_bytes
 from tfsingan.errors import UserInputError
 
 GROUPS_NAME = "identity_groups.csv"
@@ -69,7 +70,6 @@ def load_groups(data_dir):
 
 def write_groups(path, rows):
   """Writes `rows` ((file_name, group) pairs) as an identity_groups.csv."""
-  from tfsingan.common.image_io import atomic_write_bytes  # pylint: disable=import-outside-toplevel
   text = "".join(f"{name},{group}\n" for name, group in rows)
   atomic_write_bytes(path, text.encode("utf-8"))
 

@@ -77,8 +77,8 @@ def _pyramid(workdir, config):
 def _load_finished(pyramid, config, widths):
   """Loads the finished scales' generators into `pyramid.generators`; returns the last
   critic. A damaged scale is trained again."""
-  generators, critic = pyramid.generators, None
-  del generators[:]
+  pyramid.generators.clear()
+  critic = None
   for n in range(pyramid.finished):
     try:
       gen, critic_n = pyramid.load_networks(n, config, widths[n])
@@ -88,7 +88,7 @@ def _load_finished(pyramid, config, widths):
       pyramid.roll_back(n)
       checkpointing.RunCheckpoint(os.path.join(pyramid.workdir, "checkpoints")).clear()
       break
-    generators.append(gen)
+    pyramid.generators.append(gen)
     critic = critic_n
   return critic
 
