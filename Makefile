@@ -86,6 +86,8 @@ shipped-ganimation-data: install
 	  --out=$(SHIPPED_DATA)/warp --num=2400 --size=128 --test_fraction=0 --workers=1
 	$(PY) -m tfsingan.prepare.merge --input=$(SHIPPED_DATA)/video,$(SHIPPED_DATA)/warp \
 	  --out=$(SHIPPED_DATA)/real
+	$(PY) -m tfsingan.prepare.warp_pairs --input=$(SHIPPED_DATA)/video --out=$(SHIPPED_DATA)/pairs \
+	  --pairs=3000 --min_au_change=0.15
 
 shipped-ganimation: shipped-ganimation-data
 	nice -n 10 $(PY) -m tfsingan.train --flagfile=configs/ganimation_real.cfg \

@@ -77,15 +77,24 @@ class Editor:
   """GANimation on the aligned face of one photo, pasted back by the code `animate`
   runs (`tfsingan.ganimation.faces.edit_photo`)."""
 
-  def __init__(self, workdir):
+  def __init__(self, workdir, reader=None):
     from tfsingan.ganimation import inference  # pylint: disable=import-outside-toplevel
     self.generator, self.config = inference.load_generator(workdir)
     self.size = self.config.image_size
+    self.reader, self.photo, self.warp = reader, None, None
 
   def __call__(self, photo, aligned, targets):
-    """(N, 17) targets -> list of N edited photos."""
+    """(N, 17) targets -> list of N edited photos. A warp-guided model refines the
+    warp from the photo's own AUs (`--source_aus=auto`), as `WarpEditor` below."""
     from tfsingan.ganimation import faces as photo_faces  # pylint: disable=import-outside-toplevel
-    return [photo_faces.edit_photo(self.generator, photo, aligned, t)["photo"] for t in targets]
+    if self.photo is not photo:  # one reading of the face per photo
+      if self.config.warp_guided and self.reader is None:
+        from tfsingan import faces  # pylint: disable=import-outside-toplevel
+        self.reader = faces.AUReader()
+      self.photo = photo
+      self.warp = photo_faces.photo_warp(self.config, photo, "auto", reader=self.reader)
+    return [photo_faces.edit_photo(self.generator, photo, aligned, t, warp=self.warp)["photo"]
+            for t in targets]
 
 
 class WarpEditor:
@@ -138,7 +147,7 @@ def evaluate(photos_dir, workdir, *, emotion_model=None, face_landmarker=None,
     aus_lib.au_index(name)
   judge = emotion_lib.EmotionJudge(emotion_model)
   reader = faces.AUReader(face_landmarker=face_landmarker)
-  editor_kind, editor = editor, (WarpEditor(reader) if editor == "warp" else Editor(workdir))
+  editor_kind, editor = editor, (WarpEditor(reader) if editor == "warp" else Editor(workdir, reader))
   emotions = sorted(aus_lib.EMOTIONS)
   per_photo, emotion_rows, sweep_rows, integrity = [], [], [], []
   skipped = []

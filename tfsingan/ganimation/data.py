@@ -35,7 +35,8 @@ def decode_face(path, image_size):
 
 def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuffle=True,
                  flip=True, target_noise=0.1, deterministic=False, seed=0, repeat=True,
-                 strict=False, quiet=False, shuffle_buffer=10000, cache=True, paired=False):
+                 strict=False, quiet=False, shuffle_buffer=10000, cache=True, paired=False,
+                 warp_guided=False):
   """The GANimation input pipeline.
 
   decode + resize (parallel) -> cache (uint8) -> shuffle -> random horizontal flip
@@ -70,6 +71,10 @@ def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuf
       pair_image: (B, S, S, 3) the partner, flipped with the image, in [-1, 1];
       pair_mask: (B,) 1 where the sample has a partner, else 0 (its pair_image is
       zeros and its target AUs are drawn as without `paired`).
+    warp_guided: a set of `tfsingan.prepare.warp_pairs`: each image's generator
+      input is its warped/ counterpart (the warp of another frame onto it),
+      flipped with it, as input_image (B, S, S, 3) in [-1, 1]; its target AUs are
+      its own (no noise), pair_image is the image itself and pair_mask is 1.
   """
   if image_size < 8:
     raise UserInputError(f"--image_size: {image_size} is too small; expected >= 8")
@@ -78,6 +83,7 @@ def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuf
   if not 0.0 <= target_noise <= 1.0:
     raise UserInputError(f"target_noise: {target_noise}; expected a value in [0, 1]")
   paths, aus = load_index(data_dir, split, strict=strict, quiet=quiet)
+  paired = paired and not warp_guided  # a pair set pairs each image with its warp
   n = len(paths)
   if not repeat and n < batch_size:
     raise UserInputError(f"--batch_size: {batch_size} is larger than the {n} images of "
@@ -94,9 +100,16 @@ def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuf
         paths, pairs.load_groups(data_dir)))
     all_paths = tf.constant(paths)
 
-  ds = tf.data.Dataset.from_tensor_slices((paths, aus, np.arange(n, dtype=np.int32)))
-  ds = ds.map(lambda p, a, i: (decode_face(p, image_size), a, i),
-              num_parallel_calls=tf.data.AUTOTUNE)
+  if warp_guided:
+    from tfsingan.prepare import warp_pairs  # pylint: disable=import-outside-toplevel
+    inputs = warp_pairs.warped_paths(data_dir, paths)
+    ds = tf.data.Dataset.from_tensor_slices((paths, aus, np.arange(n, dtype=np.int32), inputs))
+    ds = ds.map(lambda p, a, i, w: (decode_face(p, image_size), a, i, decode_face(w, image_size)),
+                num_parallel_calls=tf.data.AUTOTUNE)
+  else:
+    ds = tf.data.Dataset.from_tensor_slices((paths, aus, np.arange(n, dtype=np.int32)))
+    ds = ds.map(lambda p, a, i: (decode_face(p, image_size), a, i),
+                num_parallel_calls=tf.data.AUTOTUNE)
   if not strict:
     # A corrupt image found mid-training should cost one sample, not the run.
     ds = ds.ignore_errors(log_warning=True)
@@ -119,10 +132,15 @@ def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuf
   ds = tf.data.Dataset.zip((ds, randoms))
 
   def augment(element, rnd):
-    img, src_aus, index = element
+    img, src_aus, index = element[:3]
     key = tf.stack([rnd, tf.constant(seed, tf.int64)])
     if flip:
       img = tf.image.stateless_random_flip_left_right(img, seed=key)
+    if warp_guided:  # the same key flips both alike
+      warped = element[3]
+      if flip:
+        warped = tf.image.stateless_random_flip_left_right(warped, seed=key)
+      return img, src_aus, src_aus, warped
     if n > 1:
       # Uniform over the other n - 1 samples, so the target is never the source.
       other = tf.random.stateless_uniform([], seed=key + [0, 1], maxval=n - 1, dtype=tf.int32)
@@ -165,7 +183,12 @@ def make_dataset(data_dir, *, split="train", image_size=128, batch_size=25, shuf
         "aus": src_aus,
         "target_aus": target,
     }
-    if paired:
+    if warp_guided:
+      warped = tf.cast(pair[0], tf.float32) / 127.5 - 1.0
+      out["input_image"] = tf.ensure_shape(warped, [batch_size, image_size, image_size, 3])
+      out["pair_image"] = out["image"]
+      out["pair_mask"] = tf.ones([batch_size], tf.float32)
+    elif paired:
       pair_img = tf.cast(pair[0], tf.float32) / 127.5 - 1.0
       out["pair_image"] = tf.ensure_shape(pair_img, [batch_size, image_size, image_size, 3])
       out["pair_mask"] = tf.ensure_shape(pair[1], [batch_size])

@@ -154,9 +154,14 @@ def detection_in_box(photo01, box, *, what="--box"):
                        f"{','.join(str(v) for v in box)}; give the AUs explicitly")
 
 
-def edit_photo(generator, photo01, aligned, target_aus):
+def edit_photo(generator, photo01, aligned, target_aus, warp=None):
   """Edits the face of `aligned` (a tfsingan.faces.Aligned of `photo01`) to
   `target_aus` and pastes it back.
+
+  `warp`: for a warp-guided generator (`--warp_guided`), the photo's AU warp (a
+  `tfsingan.synthetic.photos.WarpEditor`, or any callable target AUs -> whole
+  photo): the photo is warped first and the generator refines the warp's crop,
+  pasted back into the warped photo.
 
   Returns:
     dict with "photo" (the full edited photo), "face" (the input crop),
@@ -164,12 +169,30 @@ def edit_photo(generator, photo01, aligned, target_aus):
     "colour" (size, size, 3); float32 in [0, 1].
   """
   from tfsingan import faces  # pylint: disable=import-outside-toplevel
+  from tfsingan.faces import alignment  # pylint: disable=import-outside-toplevel
   from tfsingan.ganimation import inference  # pylint: disable=import-outside-toplevel
-  edited, attention, colour = inference.edit(generator, aligned.image, target_aus)
-  photo = faces.paste_back(photo01, aligned, np.clip(colour, 0.0, 1.0),
+  source, crop = photo01, aligned.image
+  if warp is not None:
+    source = np.asarray(warp(target_aus), np.float32)
+    crop = alignment.warp_to_crop(source, aligned.matrix, aligned.size).image
+  edited, attention, colour = inference.edit(generator, crop, target_aus)
+  photo = faces.paste_back(source, aligned, np.clip(colour, 0.0, 1.0),
                            np.clip(attention, 0.0, 1.0))
   return {"photo": photo, "face": aligned.image, "edited": edited, "attention": attention,
           "colour": colour}
+
+
+def photo_warp(model_config, photo01, source_aus=None, *, face_landmarker="", reader=None,
+               face=None, what="--image"):
+  """The AU warp `edit_photo` needs for a warp-guided model (None for the others):
+  a WarpEditor of the photo's largest face, moving it from `source_aus` ((17,),
+  "auto" for the AUs read off it, None for a neutral face)."""
+  if not getattr(model_config, "warp_guided", False):
+    return None
+  from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
+  return photos.WarpEditor(photo01, source_aus=source_aus,
+                           face_landmarker=face_landmarker or None, reader=reader,
+                           face=face, what=what)
 
 
 def read_source_aus(photo01, face, face_landmarker="", *, what="--image"):

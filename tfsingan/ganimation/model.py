@@ -75,6 +75,13 @@ class GANimationModel(keras.Model):
     lambda_paired: weight of `losses.paired_loss` between G(x | y_t) and the batch's
       "pair_image" (the render of x's identity showing y_t, where "pair_mask" is 1);
       0 (the paper's objective) needs no pairs in the batch and logs no "paired".
+    paired_moved_weight: `losses.paired_loss`'s moved_weight (extra weight where
+      the pair differs from the generator's input).
+    warp_guided: the generator refines a warp (`tfsingan.prepare.warp_pairs`):
+      batches hold "input_image", the generator's input (the warp of another
+      frame onto "image"), and the cycle pass is not run (its inverse would
+      have to warp the output back); "image" is the critic's real and, with
+      lambda_paired, the paired target.
     critic_steps: critic updates per generator update.
     save_memory: in generator iterations, run the generator's forward pass twice
       (once for the critic step, once recorded for the generator step, after the
@@ -93,7 +100,7 @@ class GANimationModel(keras.Model):
 
   def __init__(self, generator, critic, *, lambda_gp=10.0, lambda_au=160.0, lambda_cyc=10.0,
                lambda_mask=0.1, lambda_tv=2.5e-4, lambda_adv=1.0, lambda_paired=0.0,
-               critic_steps=5, save_memory=True, **kwargs):
+               paired_moved_weight=0.0, critic_steps=5, save_memory=True, warp_guided=False, **kwargs):
     super().__init__(**kwargs)
     self.generator = generator
     self.critic = critic
@@ -104,8 +111,10 @@ class GANimationModel(keras.Model):
     self.lambda_tv = float(lambda_tv)
     self.lambda_adv = float(lambda_adv)
     self.lambda_paired = float(lambda_paired)
+    self.paired_moved_weight = float(paired_moved_weight)
     self.critic_steps = int(critic_steps)
     self.save_memory = bool(save_memory)
+    self.warp_guided = bool(warp_guided)
     names = CRITIC_METRICS + GENERATOR_METRICS + (("paired",) if self.lambda_paired else ())
     self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
@@ -158,22 +167,27 @@ class GANimationModel(keras.Model):
 
   def _losses_after_fake(self, image, aus, target_aus, fake, pair=None):
     """The terms that depend on the forward pass only through the fake image;
-    `pair`: (pair_image, pair_mask) when lambda_paired > 0."""
+    `pair`: (pair_image, pair_mask, generator input) when lambda_paired > 0."""
     fake_scores, fake_aus = self.critic(fake)
     # In a graph, ops without data dependencies may run together; ordering the
     # cycle pass after the critic (itself after the critic's update) keeps the
     # peak memory to one pass at a time.
-    with tf.control_dependencies([fake_scores]):
-      reconstruction, rec_attention, _ = self.generator((fake, aus))
     g_adv = losses.generator_adversarial_loss(fake_scores)
     g_au = losses.au_regression_loss(fake_aus, target_aus)
-    rec = losses.cycle_loss(reconstruction, image)
-    weighted, mask_mean, mask_tv = self._attention_losses(rec_attention)
+    if self.warp_guided:
+      rec = weighted = mask_mean = mask_tv = tf.constant(0.0, tf.float32)
+    else:
+      with tf.control_dependencies([fake_scores]):
+        reconstruction, rec_attention, _ = self.generator((fake, aus))
+      rec = losses.cycle_loss(reconstruction, image)
+      weighted, mask_mean, mask_tv = self._attention_losses(rec_attention)
     total = self.lambda_adv * g_adv + self.lambda_au * g_au + self.lambda_cyc * rec + weighted
     logs = {"g_loss": total, "g_adv": g_adv, "g_au": g_au, "rec_loss": rec,
             "mask_mean": mask_mean, "mask_tv": mask_tv}
     if self.lambda_paired:
-      logs["paired"] = losses.paired_loss(fake, *pair)
+      pair_image, pair_mask, source = pair
+      logs["paired"] = losses.paired_loss(fake, pair_image, pair_mask, source,
+                                          moved_weight=self.paired_moved_weight)
       total = total + self.lambda_paired * logs["paired"]
       logs["g_loss"] = total
     return total, logs
@@ -213,15 +227,23 @@ class GANimationModel(keras.Model):
     image = tf.cast(batch["image"], tf.float32)
     aus = tf.cast(batch["aus"], tf.float32)
     target_aus = tf.cast(batch["target_aus"], tf.float32)
+    if self.warp_guided:
+      if "input_image" not in batch:
+        raise ValueError("warp_guided needs batches with input_image "
+                         "(make_dataset(..., warp_guided=True))")
+      source = tf.cast(batch["input_image"], tf.float32)
+    else:
+      source = image
     pair = None
     if self.lambda_paired and train_generator:
       if "pair_image" not in batch:
         raise ValueError("lambda_paired > 0 needs batches with pair_image and pair_mask "
                          "(make_dataset(..., paired=True))")
-      pair = (tf.cast(batch["pair_image"], tf.float32), tf.cast(batch["pair_mask"], tf.float32))
+      pair = (tf.cast(batch["pair_image"], tf.float32), tf.cast(batch["pair_mask"], tf.float32),
+              source)
 
     if not train_generator:
-      fake, _, _ = self.generator((image, target_aus))
+      fake, _, _ = self.generator((source, target_aus))
       return self.critic_update(image, aus, fake)
 
     g_vars = self.generator.trainable_variables
@@ -230,7 +252,7 @@ class GANimationModel(keras.Model):
       # uses it as a constant, the generator step differentiates through it (G
       # does not change in between, so this equals the public code's two passes).
       with tf.GradientTape() as g_tape:
-        fake, attention, _ = self.generator((image, target_aus))
+        fake, attention, _ = self.generator((source, target_aus))
         with g_tape.stop_recording():
           logs = dict(self.critic_update(image, aus, fake))
         total, g_logs = self.generator_losses(image, aus, target_aus, fake, attention, pair)
@@ -241,7 +263,7 @@ class GANimationModel(keras.Model):
       return logs
 
     # Low-memory schedule: never hold two recorded generator passes at once.
-    fake, _, _ = self.generator((image, target_aus))
+    fake, _, _ = self.generator((source, target_aus))
     logs = dict(self.critic_update(image, aus, fake))
     # Phase 2a: the terms downstream of the fake image (critic on the fake, cycle
     # pass, its attention), differentiated with respect to G and to the fake.
@@ -256,7 +278,7 @@ class GANimationModel(keras.Model):
     # Phase 2b: the forward pass again (G has not changed, so the same fake),
     # back-propagating the fake's gradient plus the forward attention terms.
     with tf.GradientTape() as tape, tf.control_dependencies([fake_grad]):
-      fake_again, attention, _ = self.generator((image, target_aus))
+      fake_again, attention, _ = self.generator((source, target_aus))
       weighted, mask_mean, mask_tv = self._attention_losses(attention)
       surrogate = (tf.reduce_sum(fake_again * tf.stop_gradient(fake_grad)) +
                    self._scaled(self.g_optimizer, weighted))

@@ -98,8 +98,9 @@ def build(config, total, decay, strategy=None):
         generator, critic, lambda_gp=config.lambda_gp, lambda_au=config.lambda_au,
         lambda_cyc=config.lambda_cyc, lambda_mask=config.lambda_mask,
         lambda_tv=config.lambda_tv, lambda_paired=config.lambda_paired,
+        paired_moved_weight=config.paired_moved_weight,
         critic_steps=config.critic_steps,
-        save_memory=config.save_memory)
+        save_memory=config.save_memory, warp_guided=config.warp_guided)
     # The generator steps once every critic_steps iterations: its schedule counts
     # its own steps.
     d_opt = model_lib.make_optimizer(config.learning_rate, config.beta1, config.beta2,
@@ -128,7 +129,8 @@ def _sample_batch(config):
       ds = data_lib.make_dataset(config.data_dir, split=split, image_size=config.image_size,
                                  batch_size=config.num_samples, shuffle=False, flip=False,
                                  target_noise=0.0, deterministic=True, seed=config.seed,
-                                 repeat=True, cache=False, quiet=True)
+                                 repeat=True, cache=False, quiet=True,
+                                 warp_guided=config.warp_guided)
       return next(iter(ds))
     except (UserInputError, StopIteration, tf.errors.InvalidArgumentError):
       continue
@@ -136,9 +138,10 @@ def _sample_batch(config):
 
 
 def _write_images(writer, generator, batch, step):
-  out, attention, colour = generator((batch["image"], batch["target_aus"]))
+  source = batch.get("input_image", batch["image"])  # a warp with --warp_guided
+  out, attention, colour = generator((source, batch["target_aus"]))
   with writer.as_default(step=step):
-    tf.summary.image("input", (batch["image"] + 1.0) / 2.0, max_outputs=8)
+    tf.summary.image("input", (source + 1.0) / 2.0, max_outputs=8)
     tf.summary.image("output", tf.clip_by_value((out + 1.0) / 2.0, 0.0, 1.0), max_outputs=8)
     tf.summary.image("attention", attention, max_outputs=8)
     tf.summary.image("colour", (colour + 1.0) / 2.0, max_outputs=8)
@@ -155,7 +158,11 @@ def run(config: GANimationConfig, workdir):
   rundir.check_folder_path(workdir)
   rundir.check_run(workdir, None, "ganimation")
   paths, _ = data_lib.load_index(config.data_dir, "train", strict=config.strict)
-  pairs.check_paired(config.data_dir, paths, config.lambda_paired)
+  if config.warp_guided:
+    from tfsingan.prepare import warp_pairs  # pylint: disable=import-outside-toplevel
+    warp_pairs.warped_paths(config.data_dir, paths)
+  else:
+    pairs.check_paired(config.data_dir, paths, config.lambda_paired)
   strategy = make_strategy(config.strategy)
   # After the strategy: multi_worker needs TF_CONFIG before TensorFlow looks for GPUs.
   config = precision_lib.resolve_config(
@@ -213,7 +220,8 @@ def _train(config, workdir, out_dir, num_train, strategy):
                                  target_noise=config.target_noise,
                                  deterministic=config.deterministic, seed=seed, repeat=True,
                                  strict=config.strict, quiet=True,
-                                 paired=config.lambda_paired > 0)
+                                 paired=config.lambda_paired > 0,
+                                 warp_guided=config.warp_guided)
 
   # A resumed run draws fresh batches rather than replaying the first ones.
   if config.strategy == "multi_worker":

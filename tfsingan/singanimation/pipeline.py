@@ -155,9 +155,11 @@ class _Face:
 class _Editor:
   """GANimation, loaded on first use: edits the face of the photo to given AUs."""
 
-  def __init__(self, config, photo, face):
+  def __init__(self, config, photo, face, source_aus=None):
     self.config, self.photo, self.face = config, photo, face
-    self.generator, self.aligned = None, None
+    self.generator, self.aligned, self.warp = None, None, None
+    # An --aus spec, the start of a warp-guided model's warp: as _WarpEditor's.
+    self.source_aus = config.source_aus if source_aus is None else source_aus
 
   def __call__(self, aus):
     if self.generator is None:
@@ -168,7 +170,11 @@ class _Editor:
       self.generator, gan_config = inference.load_generator(self.config.ganimation_workdir)
       self.aligned = self.face.face().align(self.photo, gan_config.image_size,
                                             self.config.margin)
-    return faces.edit_photo(self.generator, self.photo, self.aligned, aus)["photo"]
+      self.warp = faces.photo_warp(
+          gan_config, self.photo, aus_lib.parse_aus(self.source_aus, what="--source_aus"),
+          face_landmarker=self.config.face_landmarker, what="--image")
+    return faces.edit_photo(self.generator, self.photo, self.aligned, aus,
+                            warp=self.warp)["photo"]
 
 
 class _WarpEditor:
@@ -325,7 +331,7 @@ def _make(config, singan_config, out, photo, source_photo, plan, state, auto, fa
   if config.editor == "warp":
     edit = _WarpEditor(config, photo, spec, face_read)
   else:
-    edit = _Editor(config, photo, face)
+    edit = _Editor(config, photo, face, spec)
   regenerate = _Regenerator(config, singan_config, out, photo,
                             None if face_read is None else face_read[0])
   s, m = config.start_scale, config.variants

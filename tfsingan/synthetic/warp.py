@@ -391,7 +391,17 @@ def render(photo01, landmarks, aus, *, source_aus=None, bounds=None):
   lm = check_landmarks(landmarks)
   if np.all(np.abs(_delta(aus, source_aus)) < MIN_DELTA):
     return photo.copy()
-  moved = move_landmarks(lm, aus, source_aus=source_aus)
+  return render_to(photo, lm, move_landmarks(lm, aus, source_aus=source_aus), bounds=bounds)
+
+
+def render_to(photo01, landmarks, target_landmarks, *, bounds=None):
+  """The photo warped so that its landmarks move to `target_landmarks` ((478, 2)
+  pixels; e.g. another frame's of the same face, aligned alike), with the mouth
+  interior painted where the lips part: `render`'s warp for a given geometry.
+  The pairs of `tfsingan.prepare.warp_pairs` are made this way."""
+  photo = np.asarray(photo01, np.float32)
+  lm = check_landmarks(landmarks)
+  moved = check_landmarks(target_landmarks, what="target landmarks")
   fixed = ring(lm, bounds)
   out = _piecewise_affine(photo, np.concatenate([lm, fixed]), np.concatenate([moved, fixed]))
   out = _paint_mouth(out, photo, lm, moved, face_frame(lm))
