@@ -66,13 +66,15 @@ demo: install
 	  --emotion=all --compare_warp --out=runs/demo/side_by_side
 
 # The shipped GANimation (README, "The shipped GANimation"): its training data from the
-# shared real faces, then its training (about an hour on 2 cores) and its export into
+# shared real faces (the warp-guided pairs of the video; real/ is the set of the earlier,
+# unguided runs of configs/ganimation_real.cfg), then its training (about 20 min on 2
+# cores) and its export into
 # tfsingan/assets/ganimation_real.npz. Held out of all of it: the bundled astronaut,
 # grace_hopper.jpg and biden.jpg (the faces it is judged on).
 REAL_FACES ?= ../shared/data/real_faces
 SHIPPED_DATA ?= data/shipped
 SHIPPED_RUN ?= runs/ganimation_real
-SHIPPED_NOTE ?= 228 frames of expressive_video.mp4 (AUs read by tfsingan.faces.AUReader) + 2400 warp renders of obama_smile/speaking/standing.jpg and 12 stills of the video
+SHIPPED_NOTE ?= warp-guided: 1916 pairs of expressive_video.mp4 (the warp of one frame onto a near frame's landmarks, and that real frame; tfsingan.prepare.warp_pairs), 128 px
 
 shipped-ganimation-data: install
 	$(PY) -m tfsingan.prepare --input=$(REAL_FACES)/expressive_video.mp4 --out=$(SHIPPED_DATA)/video \
@@ -90,8 +92,8 @@ shipped-ganimation-data: install
 	  --pairs=3000 --min_au_change=0.15
 
 shipped-ganimation: shipped-ganimation-data
-	nice -n 10 $(PY) -m tfsingan.train --flagfile=configs/ganimation_real.cfg \
-	  --data_dir=$(SHIPPED_DATA)/real --workdir=$(SHIPPED_RUN)
+	nice -n 10 $(PY) -m tfsingan.train --flagfile=configs/ganimation_refiner.cfg \
+	  --data_dir=$(SHIPPED_DATA)/pairs --workdir=$(SHIPPED_RUN)
 	$(PY) -m tfsingan.ganimation.shipped --export_from=$(SHIPPED_RUN) --note="$(SHIPPED_NOTE)"
 
 # Two pytest-xdist workers, also on 2 cores: much of the suite waits on subprocesses
