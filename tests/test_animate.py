@@ -241,6 +241,14 @@ def test_side_by_side_shows_source_ganimation_and_warp(tmp_path, real_face, au_r
   edits, _ = aus_lib.plan_edits(emotion=["happy", "surprise"])
   for name, _, _ in edits:  # stand-ins for the GANimation's edits: the photo, darker
     image_io.save_image(str(tmp_path / f"{name}.png"), photo * 0.5)
+  titles = []
+  original = sheets.side_by_side
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(sheets, "side_by_side",
+                  lambda rows, labels, t: titles.append(t) or original(rows, labels, t))
+    animate.write_side_by_side(photo, crop, edits, editor, str(tmp_path),
+                               title="GANimation on the warp")
+  assert titles == [("source", "GANimation on the warp", "warp")]  # not an edit's label
   animate.write_side_by_side(photo, crop, edits, editor, str(tmp_path))
   sheet = image_io.load_image(str(tmp_path / "side_by_side.png"))
   cell, pad = animate.SIDE_BY_SIDE_SIZE, 4

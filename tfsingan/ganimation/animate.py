@@ -179,7 +179,7 @@ def run(config, workdir, image_path, out):
         face_landmarker=config.face_landmarker or None, what=image_path)
     write_side_by_side(photo, found[0].align(photo, SIDE_BY_SIDE_SIZE, SIDE_BY_SIDE_MARGIN),
                        plans[0], warp_editor, out,
-                       label="GANimation on the warp" if guided else "GANimation")
+                       title="GANimation on the warp" if guided else "GANimation")
 
 
 SIDE_BY_SIDE_SIZE = 160  # px of each face crop in side_by_side.png
@@ -188,7 +188,7 @@ SIDE_BY_SIDE_SIZE = 160  # px of each face crop in side_by_side.png
 SIDE_BY_SIDE_MARGIN = 0.1
 
 
-def write_side_by_side(photo, crop, edits, warp_editor, out, label="GANimation"):
+def write_side_by_side(photo, crop, edits, warp_editor, out, title="GANimation"):
   """warp/<name>.png for every edit, and side_by_side.png: source | GANimation (the
   `<name>.png` already in `out`) | warp, one row per edit, each cut from its whole
   photo as `crop` (a tfsingan.faces.Aligned of `photo`) was."""
@@ -205,5 +205,5 @@ def write_side_by_side(photo, crop, edits, warp_editor, out, label="GANimation")
     rows.append([cut(photo), cut(ganimation), cut(warped)])
     labels.append(label)
   image_io.save_image(os.path.join(out, "side_by_side.png"), sheets.side_by_side(
-      rows, labels, ("source", label, "warp")))
+      rows, labels, ("source", title, "warp")))
   print(f"wrote warp/ ({len(rows)} edits) and side_by_side.png to {out}", flush=True)
