@@ -173,8 +173,9 @@ def run(config, workdir, image_path, out):
               crops, plans, photo, out, sequence=sequence, fps=config.fps)
   if config.compare_warp:
     from tfsingan.synthetic import photos  # pylint: disable=import-outside-toplevel
-    # The warp moves the face from the same source AUs as the GANimation's plan.
-    warp_editor = photos.WarpEditor(
+    # The warp moves the face from the same source AUs as the GANimation's plan (a
+    # warp-guided model's own warp is that one: its face is read once).
+    warp_editor = guide or photos.WarpEditor(
         photo, source_aus="auto" if auto else aus_lib.parse_aus(config.source_aus),
         face_landmarker=config.face_landmarker or None, what=image_path)
     write_side_by_side(photo, found[0].align(photo, SIDE_BY_SIDE_SIZE, SIDE_BY_SIDE_MARGIN),

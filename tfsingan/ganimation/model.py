@@ -100,7 +100,8 @@ class GANimationModel(keras.Model):
 
   def __init__(self, generator, critic, *, lambda_gp=10.0, lambda_au=160.0, lambda_cyc=10.0,
                lambda_mask=0.1, lambda_tv=2.5e-4, lambda_adv=1.0, lambda_paired=0.0,
-               paired_moved_weight=0.0, critic_steps=5, save_memory=True, warp_guided=False, **kwargs):
+               paired_moved_weight=0.0, critic_steps=5, save_memory=True, warp_guided=False,
+               **kwargs):
     super().__init__(**kwargs)
     self.generator = generator
     self.critic = critic

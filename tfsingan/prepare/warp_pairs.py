@@ -140,6 +140,7 @@ def plan_pairs(by_source, config):
   candidates = {"train": [], "test": []}
   for source, frames in sorted(by_source.items()):
     n = len(frames)
+    iods = [_iod(f[2]) for f in frames]
     n_test = int(round(n * config.test_fraction))
     for split, lo, hi in (("train", 0, n - n_test), ("test", n - n_test, n)):
       for i in range(lo, hi):
@@ -149,7 +150,7 @@ def plan_pairs(by_source, config):
           a, b = frames[i], frames[j]
           if np.abs(a[3] - b[3]).sum() < config.min_au_change:
             continue
-          motion = np.median(np.linalg.norm(a[2] - b[2], axis=1)) / _iod(a[2])
+          motion = np.median(np.linalg.norm(a[2] - b[2], axis=1)) / iods[i]
           if motion <= config.max_motion:
             candidates[split].append((split, source, i, j))
   total = len(candidates["train"]) + len(candidates["test"])
